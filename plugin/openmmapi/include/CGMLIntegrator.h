@@ -1,0 +1,133 @@
+#ifndef OPENMM_CGMLINTEGRATOR_H_
+#define OPENMM_CGMLINTEGRATOR_H_
+
+#include "openmm/Integrator.h"
+#include "openmm/Kernel.h"
+#include "internal/windowsExportCGML.h"
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace CGMLPlugin {
+
+class CGMLBundle;
+
+/**
+ * An Integrator that advances a system in coarse-grained (CG) steps with a learned propagator.
+ *
+ * Particles are grouped into beads.  Each step takes the mass-weighted centre of every bead,
+ * appends it to a history of the last k bead frames, and asks a TorchScript propagator (the
+ * "bundle") for the next bead positions.  Every particle is then translated rigidly with its
+ * bead, particle velocities are set to the bead displacement divided by the step size, and
+ * the time advances by the step size.  No forces are evaluated.
+ *
+ * The bundle is a TorchScript file with methods embed() and step() and attributes
+ * history_length and timestep_ps, as described in the project's DESIGN.md.  When fewer than
+ * k frames exist (after setPositions(), a switch inside a CompoundIntegrator, or the first
+ * step) the history is filled with copies of the current frame.
+ *
+ * The bead assignment, atom features and atom bonds must be set before a Context is created.
+ */
+class OPENMM_EXPORT_CGML CGMLIntegrator : public OpenMM::Integrator {
+public:
+    /**
+     * Create a CGMLIntegrator.
+     *
+     * @param bundle    the path of a TorchScript bundle, or the bytes of one (a TorchScript
+     *                  archive is recognised by its zip signature)
+     * @param stepSize  the CG step size in ps; it must equal the bundle's timestep_ps
+     */
+    CGMLIntegrator(const std::string& bundle, double stepSize);
+    ~CGMLIntegrator();
+    /**
+     * Set the step size in ps.  It must equal the CG step the bundle was trained for.
+     */
+    void setStepSize(double size);
+    /**
+     * Get the bytes of the TorchScript bundle.
+     */
+    const std::string& getBundle() const;
+    /**
+     * Get the number of history frames (k) the bundle expects.
+     */
+    int getHistoryLength() const;
+    /**
+     * Get the bundle's metadata (JSON text; "{}" if it has none).
+     */
+    const std::string& getMetadata() const;
+    /**
+     * Set which bead each particle belongs to.  Beads are numbered 0 .. numBeads-1 with no gaps.
+     * An empty assignment (the default) puts every particle in a bead of its own.
+     */
+    void setBeadAssignment(const std::vector<int>& beadOfParticle);
+    /**
+     * Get the bead of each particle (empty if every particle is its own bead).
+     */
+    const std::vector<int>& getBeadAssignment() const;
+    /**
+     * Set the integer features of each particle, one row per particle, all rows the same length.
+     * The default (empty) is one zero column.
+     */
+    void setAtomFeatures(const std::vector<std::vector<int> >& features);
+    /**
+     * Get the integer features of each particle.
+     */
+    const std::vector<std::vector<int> >& getAtomFeatures() const;
+    /**
+     * Set the bonds between particles.  Bead bonds are the bonds that join different beads.
+     */
+    void setAtomBonds(const std::vector<std::pair<int, int> >& bonds);
+    /**
+     * Get the bonds between particles.
+     */
+    const std::vector<std::pair<int, int> >& getAtomBonds() const;
+    /**
+     * Get the random number seed.  See setRandomNumberSeed() for details.
+     */
+    int getRandomNumberSeed() const {
+        return randomNumberSeed;
+    }
+    /**
+     * Set the random number seed.  The propagator's random numbers for a step are drawn from a
+     * generator seeded with this value and the Context's step count, so runs with the same seed
+     * are reproducible.  If the seed is 0 (the default), a unique seed is chosen when a Context
+     * is created from this integrator.
+     */
+    void setRandomNumberSeed(int seed) {
+        randomNumberSeed = seed;
+    }
+    /**
+     * Advance a simulation through time by taking a series of CG steps.
+     *
+     * @param steps   the number of time steps to take
+     */
+    void step(int steps);
+    /**
+     * Get the bundle, parsed and checked (shared by the kernels).
+     */
+    const CGMLBundle& getParsedBundle() const;
+protected:
+    void initialize(OpenMM::ContextImpl& context);
+    void cleanup();
+    std::vector<std::string> getKernelNames();
+    void stateChanged(OpenMM::State::DataType changed);
+    double computeKineticEnergy();
+    bool kineticEnergyRequiresForce() const {
+        return false;
+    }
+    void createCheckpoint(std::ostream& stream) const;
+    void loadCheckpoint(std::istream& stream);
+private:
+    void requireUnbound(const char* what) const;
+    OpenMM::Kernel kernel;
+    CGMLBundle* parsed;
+    std::string bundleBytes;
+    std::vector<int> beadOfParticle;
+    std::vector<std::vector<int> > atomFeatures;
+    std::vector<std::pair<int, int> > atomBonds;
+    int randomNumberSeed;
+};
+
+} // namespace CGMLPlugin
+
+#endif /*OPENMM_CGMLINTEGRATOR_H_*/

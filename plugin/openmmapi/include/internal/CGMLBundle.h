@@ -1,0 +1,49 @@
+#ifndef OPENMM_CGMLBUNDLE_H_
+#define OPENMM_CGMLBUNDLE_H_
+
+#include "internal/windowsExportCGML.h"
+#include <torch/script.h>
+#include <string>
+
+namespace CGMLPlugin {
+
+class CGMLBeads;
+
+/**
+ * A TorchScript propagator bundle, loaded and checked against the propagator contract:
+ * methods embed() and step(), an int attribute history_length >= 1 and a float attribute
+ * timestep_ps > 0.  The module is put in eval mode and frozen once.
+ * Loading is the only place where a bundle is parsed; kernels share the result.
+ */
+class OPENMM_EXPORT_CGML CGMLBundle {
+public:
+    /** The name of the JSON metadata file stored in the archive (torch.jit.save _extra_files). */
+    static const char* metadataFile();
+    /**
+     * Parse a bundle from the bytes of a TorchScript archive.  Throws OpenMMException naming the
+     * problem if the bytes are not TorchScript or the module does not follow the contract.
+     */
+    explicit CGMLBundle(const std::string& bytes);
+    /**
+     * Read a bundle's bytes: the argument is either a file path or already the bytes of an
+     * archive (recognised by the zip signature TorchScript archives start with).
+     */
+    static std::string readBytes(const std::string& pathOrBytes);
+    /**
+     * Run embed() and check its output: a finite floating-point tensor of shape (numBeads, H).
+     */
+    torch::Tensor embed(const CGMLBeads& beads) const;
+    /**
+     * Run step() and check its output: finite, floating point, of shape (numBeads, 3).
+     * The result is float64 on the history's device.
+     */
+    torch::Tensor step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const;
+    torch::jit::Module module;
+    int historyLength;
+    double timestepPs;
+    std::string metadata;
+};
+
+} // namespace CGMLPlugin
+
+#endif /*OPENMM_CGMLBUNDLE_H_*/

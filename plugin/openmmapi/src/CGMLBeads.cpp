@@ -1,0 +1,89 @@
+#include "internal/CGMLBeads.h"
+#include "CGMLIntegrator.h"
+#include "openmm/OpenMMException.h"
+#include <algorithm>
+#include <set>
+
+using namespace CGMLPlugin;
+using OpenMM::OpenMMException;
+using std::pair;
+using std::string;
+using std::to_string;
+using std::vector;
+
+static torch::Tensor pairsToIndex(const vector<pair<int, int> >& pairs) {
+    torch::Tensor index = torch::empty({2, (long) pairs.size()}, torch::kInt64);
+    auto a = index.accessor<int64_t, 2>();
+    for (size_t i = 0; i < pairs.size(); i++) {
+        a[0][i] = pairs[i].first;
+        a[1][i] = pairs[i].second;
+    }
+    return index;
+}
+
+CGMLBeads::CGMLBeads(const OpenMM::System& system, const CGMLIntegrator& integrator) {
+    int n = system.getNumParticles();
+    beadOfParticle = integrator.getBeadAssignment();
+    if (beadOfParticle.empty())
+        for (int i = 0; i < n; i++)
+            beadOfParticle.push_back(i);
+    if ((int) beadOfParticle.size() != n)
+        throw OpenMMException("CGMLIntegrator: the bead assignment has " + to_string(beadOfParticle.size()) +
+                              " entries but the System has " + to_string(n) + " particles");
+    numBeads = n == 0 ? 0 : *std::max_element(beadOfParticle.begin(), beadOfParticle.end()) + 1;
+    vector<int> members(numBeads, 0);
+    for (int i = 0; i < n; i++) {
+        if (beadOfParticle[i] < 0)
+            throw OpenMMException("CGMLIntegrator: particle " + to_string(i) + " has a negative bead number " + to_string(beadOfParticle[i]));
+        members[beadOfParticle[i]]++;
+    }
+    for (int b = 0; b < numBeads; b++)
+        if (members[b] == 0)
+            throw OpenMMException("CGMLIntegrator: bead numbers must be 0.." + to_string(numBeads - 1) +
+                                  " without gaps, but no particle is in bead " + to_string(b));
+    particleMass.resize(n);
+    beadMass.assign(numBeads, 0.0);
+    for (int i = 0; i < n; i++) {
+        particleMass[i] = system.getParticleMass(i);
+        beadMass[beadOfParticle[i]] += particleMass[i];
+    }
+    for (int b = 0; b < numBeads; b++)
+        if (!(beadMass[b] > 0))
+            throw OpenMMException("CGMLIntegrator: bead " + to_string(b) + " has zero total mass; its centre is undefined");
+
+    const vector<vector<int> >& features = integrator.getAtomFeatures();
+    if (features.empty())
+        atomFeatures = torch::zeros({n, 1}, torch::kInt64);
+    else {
+        if ((int) features.size() != n)
+            throw OpenMMException("CGMLIntegrator: atom features have " + to_string(features.size()) +
+                                  " rows but the System has " + to_string(n) + " particles");
+        size_t width = features[0].size();
+        if (width == 0)
+            throw OpenMMException("CGMLIntegrator: atom features have no columns");
+        atomFeatures = torch::empty({n, (long) width}, torch::kInt64);
+        auto a = atomFeatures.accessor<int64_t, 2>();
+        for (int i = 0; i < n; i++) {
+            if (features[i].size() != width)
+                throw OpenMMException("CGMLIntegrator: atom feature row " + to_string(i) + " has " + to_string(features[i].size()) +
+                                      " columns, row 0 has " + to_string(width));
+            for (size_t j = 0; j < width; j++)
+                a[i][j] = features[i][j];
+        }
+    }
+
+    std::set<pair<int, int> > crossing;
+    for (const pair<int, int>& bond : integrator.getAtomBonds()) {
+        if (bond.first < 0 || bond.first >= n || bond.second < 0 || bond.second >= n)
+            throw OpenMMException("CGMLIntegrator: bond (" + to_string(bond.first) + ", " + to_string(bond.second) +
+                                  ") names a particle outside 0.." + to_string(n - 1));
+        int b1 = beadOfParticle[bond.first], b2 = beadOfParticle[bond.second];
+        if (b1 != b2)
+            crossing.insert(std::make_pair(std::min(b1, b2), std::max(b1, b2)));
+    }
+    beadBonds.assign(crossing.begin(), crossing.end());
+    atomBonds = pairsToIndex(integrator.getAtomBonds());
+    beadBondIndex = pairsToIndex(beadBonds);
+    beadOfAtom = torch::tensor(vector<int64_t>(beadOfParticle.begin(), beadOfParticle.end()), torch::kInt64);
+    atomMasses = torch::tensor(particleMass, torch::kFloat64);
+}

@@ -1,0 +1,119 @@
+#include "internal/CGMLBundle.h"
+#include "internal/CGMLBeads.h"
+#include "openmm/OpenMMException.h"
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <fstream>
+#include <sstream>
+
+using namespace CGMLPlugin;
+using OpenMM::OpenMMException;
+using std::string;
+
+const char* CGMLBundle::metadataFile() {
+    return "metadata.json";
+}
+
+static bool looksLikeArchive(const string& s) {
+    return s.size() >= 4 && s.compare(0, 4, "PK\x03\x04", 4) == 0;
+}
+
+string CGMLBundle::readBytes(const string& pathOrBytes) {
+    if (looksLikeArchive(pathOrBytes))
+        return pathOrBytes;
+    if (pathOrBytes.empty())
+        throw OpenMMException("CGMLIntegrator: no bundle given (empty path)");
+    std::ifstream file(pathOrBytes, std::ios::binary);
+    if (!file)
+        throw OpenMMException("CGMLIntegrator: cannot open bundle file '" + pathOrBytes + "'");
+    std::ostringstream bytes;
+    bytes << file.rdbuf();
+    string contents = bytes.str();
+    if (!looksLikeArchive(contents))
+        throw OpenMMException("CGMLIntegrator: '" + pathOrBytes + "' is not a TorchScript bundle (not a zip archive)");
+    return contents;
+}
+
+static void checkMethod(const torch::jit::Module& module, const string& name, size_t numArgs) {
+    auto method = module.find_method(name);
+    if (!method)
+        throw OpenMMException("CGMLIntegrator: the bundle has no method '" + name + "' (export it with @torch.jit.export)");
+    size_t found = method->function().getSchema().arguments().size() - 1;
+    if (found != numArgs)
+        throw OpenMMException("CGMLIntegrator: the bundle's method '" + name + "' takes " + std::to_string(found) +
+                              " arguments, the propagator contract needs " + std::to_string(numArgs));
+}
+
+CGMLBundle::CGMLBundle(const string& bytes) {
+    torch::jit::ExtraFilesMap extra{{metadataFile(), ""}};
+    try {
+        std::istringstream stream(bytes);
+        module = torch::jit::load(stream, torch::kCPU, extra);
+    }
+    catch (std::exception& e) {
+        throw OpenMMException(string("CGMLIntegrator: the bundle is not a loadable TorchScript module: ") + e.what());
+    }
+    metadata = extra[metadataFile()].empty() ? "{}" : extra[metadataFile()];
+    checkMethod(module, "embed", 4);
+    checkMethod(module, "step", 3);
+    if (!module.hasattr("history_length") || !module.attr("history_length").isInt())
+        throw OpenMMException("CGMLIntegrator: the bundle has no int attribute 'history_length'");
+    if (!module.hasattr("timestep_ps") || !module.attr("timestep_ps").isDouble())
+        throw OpenMMException("CGMLIntegrator: the bundle has no float attribute 'timestep_ps'");
+    historyLength = (int) module.attr("history_length").toInt();
+    timestepPs = module.attr("timestep_ps").toDouble();
+    if (historyLength < 1)
+        throw OpenMMException("CGMLIntegrator: the bundle's history_length is " + std::to_string(historyLength) + ", it must be at least 1");
+    if (!(timestepPs > 0))
+        throw OpenMMException("CGMLIntegrator: the bundle's timestep_ps must be positive");
+    module.eval();
+    try {
+        // freeze_module rather than freeze(): the contract's methods are embed() and step(), and a
+        // bundle need not have a forward() for freeze()'s optimisation passes to work on.
+        module = torch::jit::freeze_module(module, {"embed", "step", "history_length", "timestep_ps"});
+    }
+    catch (std::exception& e) {
+        throw OpenMMException(string("CGMLIntegrator: the bundle cannot be frozen for inference: ") + e.what());
+    }
+}
+
+static torch::Tensor checkOutput(const c10::IValue& value, const string& method, long rows, long columns) {
+    if (!value.isTensor())
+        throw OpenMMException("CGMLIntegrator: the bundle's " + method + "() did not return a tensor");
+    torch::Tensor out = value.toTensor();
+    if (!out.is_floating_point())
+        throw OpenMMException("CGMLIntegrator: the bundle's " + method + "() returned a tensor of type " +
+                              string(c10::toString(out.scalar_type())) + ", expected floating point");
+    if (out.dim() != 2 || out.size(0) != rows || (columns > 0 && out.size(1) != columns)) {
+        std::ostringstream message;
+        message << "CGMLIntegrator: the bundle's " << method << "() returned shape " << out.sizes() << ", expected (" << rows << ", "
+                << (columns > 0 ? std::to_string(columns) : string("H")) << ")";
+        throw OpenMMException(message.str());
+    }
+    if (!torch::isfinite(out).all().item<bool>())
+        throw OpenMMException("CGMLIntegrator: the bundle's " + method + "() returned NaN or infinite values");
+    return out;
+}
+
+torch::Tensor CGMLBundle::embed(const CGMLBeads& beads) const {
+    torch::NoGradGuard noGrad;
+    c10::IValue out;
+    try {
+        out = module.get_method("embed")({beads.atomFeatures, beads.atomBonds, beads.beadOfAtom, beads.atomMasses});
+    }
+    catch (std::exception& e) {
+        throw OpenMMException(string("CGMLIntegrator: the bundle's embed() failed: ") + e.what());
+    }
+    return checkOutput(out, "embed", beads.numBeads, 0);
+}
+
+torch::Tensor CGMLBundle::step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const {
+    torch::NoGradGuard noGrad;
+    c10::IValue out;
+    try {
+        out = module.get_method("step")({embedding, history, beadBonds});
+    }
+    catch (std::exception& e) {
+        throw OpenMMException(string("CGMLIntegrator: the bundle's step() failed: ") + e.what());
+    }
+    return checkOutput(out, "step", numBeads, 3).to(torch::kFloat64);
+}

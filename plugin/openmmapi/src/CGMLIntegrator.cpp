@@ -1,0 +1,132 @@
+#include "CGMLIntegrator.h"
+#include "CGMLKernels.h"
+#include "internal/CGMLBundle.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/internal/ContextImpl.h"
+#include <cmath>
+#include <sstream>
+
+using namespace CGMLPlugin;
+using namespace OpenMM;
+using std::string;
+using std::vector;
+
+CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : parsed(NULL), randomNumberSeed(0) {
+    bundleBytes = CGMLBundle::readBytes(bundle);
+    parsed = new CGMLBundle(bundleBytes);
+    try {
+        setStepSize(stepSize);
+    }
+    catch (...) {
+        delete parsed;
+        throw;
+    }
+    setConstraintTolerance(1e-5);
+}
+
+CGMLIntegrator::~CGMLIntegrator() {
+    delete parsed;
+}
+
+void CGMLIntegrator::setStepSize(double size) {
+    if (!(size > 0))
+        throw OpenMMException("CGMLIntegrator: the step size must be positive, got " + std::to_string(size) + " ps");
+    double trained = parsed->timestepPs;
+    if (std::fabs(size - trained) > 1e-6 * trained) {
+        std::ostringstream message;
+        message << "CGMLIntegrator: step size " << size << " ps does not match the bundle's CG step " << trained << " ps";
+        throw OpenMMException(message.str());
+    }
+    Integrator::setStepSize(size);
+}
+
+const string& CGMLIntegrator::getBundle() const {
+    return bundleBytes;
+}
+
+int CGMLIntegrator::getHistoryLength() const {
+    return parsed->historyLength;
+}
+
+const string& CGMLIntegrator::getMetadata() const {
+    return parsed->metadata;
+}
+
+const CGMLBundle& CGMLIntegrator::getParsedBundle() const {
+    return *parsed;
+}
+
+void CGMLIntegrator::requireUnbound(const char* what) const {
+    if (context != NULL)
+        throw OpenMMException(string("CGMLIntegrator: ") + what + " cannot change once a Context uses the integrator");
+}
+
+void CGMLIntegrator::setBeadAssignment(const vector<int>& beadOfParticle) {
+    requireUnbound("the bead assignment");
+    this->beadOfParticle = beadOfParticle;
+}
+
+const vector<int>& CGMLIntegrator::getBeadAssignment() const {
+    return beadOfParticle;
+}
+
+void CGMLIntegrator::setAtomFeatures(const vector<vector<int> >& features) {
+    requireUnbound("the atom features");
+    atomFeatures = features;
+}
+
+const vector<vector<int> >& CGMLIntegrator::getAtomFeatures() const {
+    return atomFeatures;
+}
+
+void CGMLIntegrator::setAtomBonds(const vector<std::pair<int, int> >& bonds) {
+    requireUnbound("the atom bonds");
+    atomBonds = bonds;
+}
+
+const vector<std::pair<int, int> >& CGMLIntegrator::getAtomBonds() const {
+    return atomBonds;
+}
+
+void CGMLIntegrator::initialize(ContextImpl& contextRef) {
+    if (owner != NULL && &contextRef.getOwner() != owner)
+        throw OpenMMException("This Integrator is already bound to a context");
+    context = &contextRef;
+    owner = &contextRef.getOwner();
+    kernel = context->getPlatform().createKernel(IntegrateCGMLStepKernel::Name(), contextRef);
+    kernel.getAs<IntegrateCGMLStepKernel>().initialize(contextRef.getSystem(), *this);
+}
+
+void CGMLIntegrator::cleanup() {
+    kernel = Kernel();
+}
+
+vector<string> CGMLIntegrator::getKernelNames() {
+    return {IntegrateCGMLStepKernel::Name()};
+}
+
+void CGMLIntegrator::stateChanged(State::DataType changed) {
+    if (changed == State::Positions && context != NULL)
+        kernel.getAs<IntegrateCGMLStepKernel>().resetHistory();
+}
+
+double CGMLIntegrator::computeKineticEnergy() {
+    return kernel.getAs<IntegrateCGMLStepKernel>().computeKineticEnergy(*context, *this);
+}
+
+void CGMLIntegrator::step(int steps) {
+    if (context == NULL)
+        throw OpenMMException("This Integrator is not bound to a context!");
+    for (int i = 0; i < steps; i++) {
+        context->updateContextState();
+        kernel.getAs<IntegrateCGMLStepKernel>().execute(*context, *this);
+    }
+}
+
+void CGMLIntegrator::createCheckpoint(std::ostream& stream) const {
+    kernel.getAs<IntegrateCGMLStepKernel>().createCheckpoint(*context, stream);
+}
+
+void CGMLIntegrator::loadCheckpoint(std::istream& stream) {
+    kernel.getAs<IntegrateCGMLStepKernel>().loadCheckpoint(*context, stream);
+}

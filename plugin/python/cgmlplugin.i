@@ -1,0 +1,105 @@
+%module cgmlplugin
+
+%import(module="openmm") "swig/OpenMMSwigHeaders.i"
+%include "swig/typemaps.i"
+%include <std_string.i>
+%include <std_vector.i>
+%include <std_pair.i>
+
+%{
+#include "CGMLIntegrator.h"
+#include "OpenMM.h"
+#include "OpenMMAmoeba.h"
+#include "OpenMMDrude.h"
+#include "openmm/RPMDIntegrator.h"
+#include "openmm/RPMDMonteCarloBarostat.h"
+%}
+
+%template(vectori) std::vector<int>;
+%template(vectorvectori) std::vector<std::vector<int> >;
+%template(pairii) std::pair<int, int>;
+%template(vectorpairii) std::vector<std::pair<int, int> >;
+
+/* C++ exceptions become Python exceptions carrying the message. */
+%exception {
+    try {
+        $action
+    } catch (std::exception &e) {
+        PyErr_SetString(PyExc_Exception, const_cast<char*>(e.what()));
+        return NULL;
+    }
+}
+
+/* A bundle is a path (str) or the bytes of a TorchScript archive. */
+%typemap(in) const std::string& bundle (std::string temp) {
+    if (PyBytes_Check($input)) {
+        temp.assign(PyBytes_AS_STRING($input), PyBytes_GET_SIZE($input));
+    } else if (PyUnicode_Check($input)) {
+        Py_ssize_t size;
+        const char* text = PyUnicode_AsUTF8AndSize($input, &size);
+        if (text == NULL)
+            SWIG_fail;
+        temp.assign(text, size);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "bundle must be a path or the bytes of a TorchScript file");
+        SWIG_fail;
+    }
+    $1 = &temp;
+}
+%typemap(freearg) const std::string& bundle ""
+%typemap(typecheck, precedence=SWIG_TYPECHECK_STRING) const std::string& bundle {
+    $1 = PyBytes_Check($input) || PyUnicode_Check($input);
+}
+%typemap(out) const std::string& getBundle {
+    $result = PyBytes_FromStringAndSize($1->data(), $1->size());
+}
+
+namespace CGMLPlugin {
+
+class CGMLIntegrator : public OpenMM::Integrator {
+public:
+    %pythonprepend CGMLIntegrator %{
+        import os
+        args = list(args)
+        if args and isinstance(args[0], os.PathLike):
+            args[0] = os.fspath(args[0])
+    %}
+    CGMLIntegrator(const std::string& bundle, double stepSize);
+    void setStepSize(double size);
+    %pythonprepend setBeadAssignment %{
+        beadOfParticle = [int(b) for b in beadOfParticle]
+    %}
+    void setBeadAssignment(const std::vector<int>& beadOfParticle);
+    const std::vector<int>& getBeadAssignment() const;
+    %pythonprepend setAtomFeatures %{
+        features = [[int(x) for x in row] for row in features]
+    %}
+    void setAtomFeatures(const std::vector<std::vector<int> >& features);
+    const std::vector<std::vector<int> >& getAtomFeatures() const;
+    %pythonprepend setAtomBonds %{
+        bonds = [(int(i), int(j)) for i, j in bonds]
+    %}
+    void setAtomBonds(const std::vector<std::pair<int, int> >& bonds);
+    const std::vector<std::pair<int, int> >& getAtomBonds() const;
+    const std::string& getBundle() const;
+    const std::string& getMetadata() const;
+    int getHistoryLength() const;
+    int getRandomNumberSeed() const;
+    void setRandomNumberSeed(int seed);
+    void step(int steps);
+
+    %extend {
+        /** Cast an Integrator (from XmlSerializer or CompoundIntegrator) to a CGMLIntegrator. */
+        static CGMLPlugin::CGMLIntegrator& cast(OpenMM::Integrator& integrator) {
+            CGMLPlugin::CGMLIntegrator* cg = dynamic_cast<CGMLPlugin::CGMLIntegrator*>(&integrator);
+            if (cg == NULL)
+                throw OpenMM::OpenMMException("the Integrator is not a CGMLIntegrator");
+            return *cg;
+        }
+        static bool isinstance(OpenMM::Integrator& integrator) {
+            return dynamic_cast<CGMLPlugin::CGMLIntegrator*>(&integrator) != NULL;
+        }
+    }
+};
+
+}

@@ -1,0 +1,100 @@
+#include "CGMLIntegratorProxy.h"
+#include "CGMLIntegrator.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/serialization/SerializationNode.h"
+#include <sstream>
+
+using namespace CGMLPlugin;
+using namespace OpenMM;
+using std::string;
+using std::vector;
+
+static string toHex(const string& bytes) {
+    static const char* digits = "0123456789abcdef";
+    string hex(2 * bytes.size(), '0');
+    for (size_t i = 0; i < bytes.size(); i++) {
+        unsigned char c = bytes[i];
+        hex[2 * i] = digits[c >> 4];
+        hex[2 * i + 1] = digits[c & 15];
+    }
+    return hex;
+}
+
+static string fromHex(const string& hex) {
+    if (hex.size() % 2 != 0)
+        throw OpenMMException("CGMLIntegrator XML: the bundle's hex text has an odd length");
+    string bytes(hex.size() / 2, '\0');
+    for (size_t i = 0; i < bytes.size(); i++)
+        bytes[i] = (char) std::stoi(hex.substr(2 * i, 2), nullptr, 16);
+    return bytes;
+}
+
+static string joinInts(const vector<int>& values) {
+    std::ostringstream text;
+    for (size_t i = 0; i < values.size(); i++)
+        text << (i ? " " : "") << values[i];
+    return text.str();
+}
+
+static vector<int> splitInts(const string& text) {
+    std::istringstream stream(text);
+    vector<int> values;
+    int value;
+    while (stream >> value)
+        values.push_back(value);
+    return values;
+}
+
+CGMLIntegratorProxy::CGMLIntegratorProxy() : SerializationProxy("CGMLIntegrator") {
+}
+
+void CGMLIntegratorProxy::serialize(const void* object, SerializationNode& node) const {
+    node.setIntProperty("version", 1);
+    const CGMLIntegrator& integrator = *reinterpret_cast<const CGMLIntegrator*>(object);
+    node.setDoubleProperty("stepSize", integrator.getStepSize());
+    node.setDoubleProperty("constraintTolerance", integrator.getConstraintTolerance());
+    node.setIntProperty("integrationForceGroups", integrator.getIntegrationForceGroups());
+    node.setIntProperty("randomSeed", integrator.getRandomNumberSeed());
+    node.setStringProperty("beadAssignment", joinInts(integrator.getBeadAssignment()));
+    const vector<vector<int> >& features = integrator.getAtomFeatures();
+    vector<int> flat;
+    for (const vector<int>& row : features)
+        flat.insert(flat.end(), row.begin(), row.end());
+    node.setIntProperty("featureColumns", features.empty() ? 0 : (int) features[0].size());
+    node.setStringProperty("atomFeatures", joinInts(flat));
+    vector<int> bonds;
+    for (const std::pair<int, int>& bond : integrator.getAtomBonds()) {
+        bonds.push_back(bond.first);
+        bonds.push_back(bond.second);
+    }
+    node.setStringProperty("atomBonds", joinInts(bonds));
+    node.setStringProperty("bundle", toHex(integrator.getBundle()));
+}
+
+void* CGMLIntegratorProxy::deserialize(const SerializationNode& node) const {
+    if (node.getIntProperty("version") != 1)
+        throw OpenMMException("Unsupported version number");
+    CGMLIntegrator* integrator = new CGMLIntegrator(fromHex(node.getStringProperty("bundle")), node.getDoubleProperty("stepSize"));
+    try {
+        integrator->setConstraintTolerance(node.getDoubleProperty("constraintTolerance"));
+        integrator->setIntegrationForceGroups(node.getIntProperty("integrationForceGroups"));
+        integrator->setRandomNumberSeed(node.getIntProperty("randomSeed"));
+        integrator->setBeadAssignment(splitInts(node.getStringProperty("beadAssignment")));
+        int columns = node.getIntProperty("featureColumns");
+        vector<int> flat = splitInts(node.getStringProperty("atomFeatures"));
+        vector<vector<int> > features;
+        for (size_t i = 0; columns > 0 && i < flat.size(); i += columns)
+            features.emplace_back(flat.begin() + i, flat.begin() + std::min(flat.size(), i + columns));
+        integrator->setAtomFeatures(features);
+        vector<int> bondList = splitInts(node.getStringProperty("atomBonds"));
+        vector<std::pair<int, int> > bonds;
+        for (size_t i = 0; i + 1 < bondList.size(); i += 2)
+            bonds.emplace_back(bondList[i], bondList[i + 1]);
+        integrator->setAtomBonds(bonds);
+    }
+    catch (...) {
+        delete integrator;
+        throw;
+    }
+    return integrator;
+}

@@ -1,0 +1,79 @@
+#ifndef CGML_STANDIN_PROPAGATORS_H_
+#define CGML_STANDIN_PROPAGATORS_H_
+
+// Analytic stand-in propagators that follow the propagator contract, scripted with libtorch alone.
+// Their trajectories are known in closed form, so the integrator's bookkeeping can be checked exactly.
+
+#include <torch/script.h>
+#include <sstream>
+#include <string>
+
+namespace CGMLTest {
+
+/** embed(): the total mass of each bead, as an (n_beads, 1) tensor. */
+static const char* embedBeadMass = R"(
+def embed(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor) -> Tensor:
+    n_beads = int(bead_of_atom.max()) + 1
+    return atom_masses.new_zeros([n_beads, 1]).index_add_(0, bead_of_atom, atom_masses.unsqueeze(1))
+)";
+
+// torch.tensor() of a float list goes through float32 in TorchScript: constants below are written as
+// integers scaled in float64, so the closed-form expectations hold to 1e-9.
+
+/** Builds a bundle's bytes from a step() body; `source` may use self.velocity etc. */
+inline std::string makeBundle(const std::string& stepSource, int historyLength, double timestep, const std::string& extra = "") {
+    torch::jit::Module module("Standin");
+    module.register_attribute("history_length", c10::IntType::get(), historyLength);
+    module.register_attribute("timestep_ps", c10::FloatType::get(), timestep);
+    module.define(std::string(embedBeadMass) + extra + stepSource);
+    std::ostringstream bytes;
+    module.save(bytes, {{"metadata.json", "{\"kind\": \"stand-in\"}"}});
+    return bytes.str();
+}
+
+/** x(t+dt) = x(t) + v dt, v = (0.3, -0.2, 0.1) nm/ps * bead mass / 10 amu. */
+inline std::string driftBundle(double timestep) {
+    return makeBundle(R"(
+def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+    v = torch.tensor([3.0, -2.0, 1.0], dtype=history.dtype) / 10.0 * bead_embedding / 10.0
+    return history[-1] + v * self.timestep_ps
+)", 1, timestep);
+}
+
+/** x(t+dt) = c + 0.5 (x(t) - c), c the unweighted centroid of the beads. */
+inline std::string contractBundle(double timestep) {
+    return makeBundle(R"(
+def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+    x = history[-1]
+    c = x.mean(0, keepdim=True)
+    return c + 0.5 * (x - c)
+)", 1, timestep);
+}
+
+/** x(t+dt) = 2 x(t) - x(t-dt) + a, k = 2: x_n = x_0 + a n(n+1)/2 from a fresh history. */
+inline std::string verletBundle(double timestep) {
+    return makeBundle(R"(
+def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+    a = torch.tensor([1.0, 2.0, -3.0], dtype=history.dtype) / 100.0
+    return 2.0 * history[-1] - history[-2] + a
+)", 2, timestep);
+}
+
+/** x(t+dt) = x(t) + 0.05 N(0, 1): a stochastic propagator. */
+inline std::string noiseBundle(double timestep) {
+    return makeBundle(R"(
+def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+    x = history[-1]
+    return x + 0.05 * torch.randn(x.shape, dtype=x.dtype)
+)", 3, timestep);
+}
+
+/** A step() whose output breaks the contract in the way `expression` says. */
+inline std::string badOutputBundle(const std::string& expression) {
+    return makeBundle("\ndef step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:\n    x = history[-1]\n    return " +
+                      expression + "\n", 1, 1.0);
+}
+
+} // namespace CGMLTest
+
+#endif

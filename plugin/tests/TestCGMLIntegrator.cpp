@@ -1,0 +1,323 @@
+// One test body for every platform the plugin supports: the platform's name is the first argument.
+
+#include "CGMLIntegrator.h"
+#include "StandinPropagators.h"
+#include "openmm/CompoundIntegrator.h"
+#include "openmm/Context.h"
+#include "openmm/HarmonicBondForce.h"
+#include "openmm/LangevinMiddleIntegrator.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/Platform.h"
+#include "openmm/System.h"
+#include "openmm/internal/AssertionUtilities.h"
+#include "openmm/serialization/XmlSerializer.h"
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+using namespace CGMLPlugin;
+using namespace CGMLTest;
+using namespace OpenMM;
+using namespace std;
+
+extern "C" void registerCGMLReferenceKernelFactories();
+
+static Platform* platform;
+
+// Six particles in three beads of two, with unequal masses and a chain of bonds.
+static const int numParticles = 6;
+static const vector<int> beadOf = {0, 0, 1, 1, 2, 2};
+static const double masses[] = {12.0, 1.0, 14.0, 16.0, 12.0, 12.0};
+
+static System* makeSystem() {
+    System* system = new System();
+    HarmonicBondForce* bonds = new HarmonicBondForce();
+    for (int i = 0; i < numParticles; i++) {
+        system->addParticle(masses[i]);
+        if (i > 0)
+            bonds->addBond(i - 1, i, 0.15, 1000.0);
+    }
+    system->addForce(bonds);
+    return system;
+}
+
+static vector<Vec3> startPositions() {
+    vector<Vec3> positions;
+    for (int i = 0; i < numParticles; i++)
+        positions.push_back(Vec3(0.15 * i, 0.1 * (i % 2), 0.05 * (i % 3)));
+    return positions;
+}
+
+static void configure(CGMLIntegrator& integrator) {
+    integrator.setBeadAssignment(beadOf);
+    vector<pair<int, int> > bonds;
+    for (int i = 1; i < numParticles; i++)
+        bonds.push_back(make_pair(i - 1, i));
+    integrator.setAtomBonds(bonds);
+}
+
+static vector<Vec3> centres(const vector<Vec3>& positions) {
+    vector<Vec3> c(3);
+    vector<double> m(3, 0.0);
+    for (int i = 0; i < numParticles; i++) {
+        c[beadOf[i]] += positions[i] * masses[i];
+        m[beadOf[i]] += masses[i];
+    }
+    for (int b = 0; b < 3; b++)
+        c[b] /= m[b];
+    return c;
+}
+
+static vector<Vec3> getPositions(Context& context) {
+    return context.getState(State::Positions).getPositions();
+}
+
+void testDrift() {
+    System* system = makeSystem();
+    CGMLIntegrator integrator(driftBundle(2.0), 2.0);
+    configure(integrator);
+    Context context(*system, integrator, *platform);
+    vector<Vec3> start = startPositions();
+    context.setPositions(start);
+    integrator.step(5);
+    State state = context.getState(State::Positions | State::Velocities | State::Energy);
+    ASSERT_EQUAL_TOL(10.0, state.getTime(), 1e-12);
+    ASSERT_EQUAL(5, state.getStepCount());
+    vector<Vec3> c0 = centres(start), c = centres(state.getPositions());
+    double beadMass[] = {13.0, 30.0, 24.0};
+    double kinetic = 0;
+    for (int b = 0; b < 3; b++) {
+        Vec3 v = Vec3(0.3, -0.2, 0.1) * (beadMass[b] / 10.0);
+        ASSERT_EQUAL_VEC(c0[b] + v * 10.0, c[b], 1e-9);
+        kinetic += 0.5 * beadMass[b] * v.dot(v);
+    }
+    // Atoms move rigidly with their bead and take its velocity.
+    for (int i = 0; i < numParticles; i++) {
+        Vec3 v = Vec3(0.3, -0.2, 0.1) * (beadMass[beadOf[i]] / 10.0);
+        ASSERT_EQUAL_VEC(start[i] + v * 10.0, state.getPositions()[i], 1e-9);
+        ASSERT_EQUAL_VEC(v, state.getVelocities()[i], 1e-9);
+    }
+    ASSERT_EQUAL_TOL(kinetic, state.getKineticEnergy(), 1e-9);
+    delete system;
+}
+
+void testContraction() {
+    System* system = makeSystem();
+    CGMLIntegrator integrator(contractBundle(1.0), 1.0);
+    configure(integrator);
+    Context context(*system, integrator, *platform);
+    vector<Vec3> start = startPositions();
+    context.setPositions(start);
+    vector<Vec3> c0 = centres(start);
+    Vec3 centroid = (c0[0] + c0[1] + c0[2]) / 3.0;
+    for (int n = 1; n <= 4; n++) {
+        integrator.step(1);
+        vector<Vec3> c = centres(getPositions(context));
+        for (int b = 0; b < 3; b++)
+            ASSERT_EQUAL_VEC(centroid + (c0[b] - centroid) * pow(0.5, n), c[b], 1e-9);
+    }
+    delete system;
+}
+
+void testHistory() {
+    System* system = makeSystem();
+    CGMLIntegrator integrator(verletBundle(1.0), 1.0);
+    configure(integrator);
+    Context context(*system, integrator, *platform);
+    vector<Vec3> start = startPositions();
+    context.setPositions(start);
+    Vec3 a(0.01, 0.02, -0.03);
+    vector<Vec3> c0 = centres(start);
+    integrator.step(4);
+    for (int b = 0; b < 3; b++)
+        ASSERT_EQUAL_VEC(c0[b] + a * 10.0, centres(getPositions(context))[b], 1e-9);
+    // setPositions resets the history: the sequence starts again from the new frame.
+    context.setPositions(start);
+    integrator.step(2);
+    for (int b = 0; b < 3; b++)
+        ASSERT_EQUAL_VEC(c0[b] + a * 3.0, centres(getPositions(context))[b], 1e-9);
+    delete system;
+}
+
+void testSeedReproducible() {
+    System* system = makeSystem();
+    auto run = [&](int seed) {
+        CGMLIntegrator integrator(noiseBundle(1.0), 1.0);
+        configure(integrator);
+        integrator.setRandomNumberSeed(seed);
+        Context context(*system, integrator, *platform);
+        context.setPositions(startPositions());
+        integrator.step(10);
+        return getPositions(context);
+    };
+    vector<Vec3> a = run(5), b = run(5), c = run(6);
+    double differs = 0;
+    for (int i = 0; i < numParticles; i++) {
+        ASSERT_EQUAL_VEC(a[i], b[i], 1e-12);
+        differs += (a[i] - c[i]).dot(a[i] - c[i]);
+    }
+    ASSERT(differs > 1e-6);
+    delete system;
+}
+
+void testCompoundIntegrator() {
+    System* system = makeSystem();
+    CompoundIntegrator compound;
+    CGMLIntegrator* cg = new CGMLIntegrator(verletBundle(1.0), 1.0);
+    configure(*cg);
+    compound.addIntegrator(cg);
+    compound.addIntegrator(new LangevinMiddleIntegrator(300.0, 1.0, 0.001));
+    Context context(*system, compound, *platform);
+    vector<Vec3> start = startPositions();
+    context.setPositions(start);
+    Vec3 a(0.01, 0.02, -0.03);
+    for (int round = 0; round < 3; round++) {
+        compound.setCurrentIntegrator(0);
+        vector<Vec3> c0 = centres(getPositions(context));
+        compound.step(3);
+        // After any switch the history restarts from the current frame: x_3 = x_0 + 6a.
+        for (int b = 0; b < 3; b++)
+            ASSERT_EQUAL_VEC(c0[b] + a * 6.0, centres(getPositions(context))[b], 1e-9);
+        compound.setCurrentIntegrator(1);
+        context.setVelocitiesToTemperature(300.0);
+        vector<Vec3> before = getPositions(context);
+        compound.step(20);
+        vector<Vec3> after = getPositions(context);
+        ASSERT((after[0] - before[0]).dot(after[0] - before[0]) > 0);
+        ASSERT(std::isfinite(context.getState(State::Energy).getPotentialEnergy()));
+    }
+    delete system;
+}
+
+void testSerialization() {
+    System* system = makeSystem();
+    CGMLIntegrator integrator(noiseBundle(1.0), 1.0);
+    configure(integrator);
+    integrator.setRandomNumberSeed(11);
+    stringstream xml;
+    XmlSerializer::serialize<Integrator>(&integrator, "Integrator", xml);
+    Integrator* copy = XmlSerializer::deserialize<Integrator>(xml);
+    CGMLIntegrator* cgCopy = dynamic_cast<CGMLIntegrator*>(copy);
+    ASSERT(cgCopy != NULL);
+    ASSERT(cgCopy->getBundle() == integrator.getBundle());
+    ASSERT(cgCopy->getBeadAssignment() == integrator.getBeadAssignment());
+    ASSERT(cgCopy->getAtomBonds() == integrator.getAtomBonds());
+    ASSERT_EQUAL(11, cgCopy->getRandomNumberSeed());
+    Context c1(*system, integrator, *platform), c2(*system, *copy, *platform);
+    c1.setPositions(startPositions());
+    c2.setPositions(startPositions());
+    integrator.step(5);
+    copy->step(5);
+    vector<Vec3> p1 = getPositions(c1), p2 = getPositions(c2);
+    for (int i = 0; i < numParticles; i++)
+        ASSERT_EQUAL_VEC(p1[i], p2[i], 1e-12);
+    delete copy;
+    delete system;
+}
+
+void testCheckpoint() {
+    System* system = makeSystem();
+    CGMLIntegrator integrator(noiseBundle(1.0), 1.0);
+    configure(integrator);
+    integrator.setRandomNumberSeed(3);
+    Context context(*system, integrator, *platform);
+    context.setPositions(startPositions());
+    integrator.step(4);
+    stringstream checkpoint;
+    context.createCheckpoint(checkpoint);
+    integrator.step(4);
+    vector<Vec3> expected = getPositions(context);
+    context.loadCheckpoint(checkpoint);
+    ASSERT_EQUAL(4, context.getState(0).getStepCount());
+    integrator.step(4);
+    vector<Vec3> found = getPositions(context);
+    for (int i = 0; i < numParticles; i++)
+        ASSERT_EQUAL_VEC(expected[i], found[i], 1e-12);
+    delete system;
+}
+
+static void expectError(const string& fragment, function<void()> action) {
+    try {
+        action();
+    }
+    catch (OpenMMException& e) {
+        if (string(e.what()).find(fragment) == string::npos)
+            throw OpenMMException("expected an error containing '" + fragment + "', got: " + e.what());
+        return;
+    }
+    throw OpenMMException("expected an error containing '" + fragment + "', got none");
+}
+
+void testBadInput() {
+    System* system = makeSystem();
+    expectError("cannot open bundle file", [] { CGMLIntegrator("/nonexistent/model.pt", 1.0); });
+    expectError("no method 'embed'", [] {
+        torch::jit::Module module("NoEmbed");
+        module.register_attribute("history_length", c10::IntType::get(), 1);
+        module.register_attribute("timestep_ps", c10::FloatType::get(), 1.0);
+        module.define("def step(self, e: Tensor, h: Tensor, b: Tensor) -> Tensor:\n    return h[-1]\n");
+        ostringstream bytes;
+        module.save(bytes);
+        CGMLIntegrator(bytes.str(), 1.0);
+    });
+    expectError("not a loadable TorchScript module", [] { CGMLIntegrator(string("PK\x03\x04garbage", 11), 1.0); });
+    expectError("must be positive", [] { CGMLIntegrator(driftBundle(1.0), -1.0); });
+    expectError("does not match the bundle's CG step", [] { CGMLIntegrator(driftBundle(1.0), 2.0); });
+    auto contextWith = [&](const string& bundle, vector<int> beads, function<void(CGMLIntegrator&)> step) {
+        CGMLIntegrator integrator(bundle, 1.0);
+        integrator.setBeadAssignment(beads);
+        Context context(*system, integrator, *platform);
+        context.setPositions(startPositions());
+        step(integrator);
+    };
+    auto noStep = [](CGMLIntegrator&) {};
+    expectError("has 5 entries but the System has 6 particles", [&] { contextWith(driftBundle(1.0), {0, 0, 1, 1, 2}, noStep); });
+    expectError("no particle is in bead 1", [&] { contextWith(driftBundle(1.0), {0, 0, 2, 2, 3, 3}, noStep); });
+    expectError("zero total mass", [&] {
+        System massless;
+        massless.addParticle(0.0);
+        massless.addParticle(1.0);
+        CGMLIntegrator integrator(driftBundle(1.0), 1.0);
+        integrator.setBeadAssignment({0, 1});
+        Context context(massless, integrator, *platform);
+    });
+    // A failing step leaves the Context's positions as they were.
+    for (auto bad : {make_pair(string("x[:2]"), string("returned shape")), make_pair(string("x * float('nan')"), string("NaN or infinite")),
+                     make_pair(string("x / 0.0"), string("NaN or infinite"))}) {
+        CGMLIntegrator integrator(badOutputBundle(bad.first), 1.0);
+        integrator.setBeadAssignment(beadOf);
+        Context context(*system, integrator, *platform);
+        context.setPositions(startPositions());
+        expectError(bad.second, [&] { integrator.step(1); });
+        vector<Vec3> after = getPositions(context);
+        for (int i = 0; i < numParticles; i++)
+            ASSERT_EQUAL_VEC(startPositions()[i], after[i], 0.0);
+        ASSERT_EQUAL(0, context.getState(0).getStepCount());
+    }
+    delete system;
+}
+
+int main(int argc, char* argv[]) {
+    try {
+        if (argc < 3)
+            throw OpenMMException("usage: TestCGMLIntegrator PLATFORM PLUGIN_DIR");
+        Platform::loadPluginsFromDirectory(argv[2]);
+        registerCGMLReferenceKernelFactories();
+        platform = &Platform::getPlatformByName(argv[1]);
+        testDrift();
+        testContraction();
+        testHistory();
+        testSeedReproducible();
+        testCompoundIntegrator();
+        testSerialization();
+        testCheckpoint();
+        testBadInput();
+    }
+    catch (const exception& e) {
+        cout << "exception: " << e.what() << endl;
+        return 1;
+    }
+    cout << "Done" << endl;
+    return 0;
+}
