@@ -60,9 +60,8 @@ class CGMLIntegrator : public OpenMM::Integrator {
 public:
     %pythonprepend CGMLIntegrator %{
         import os
-        args = list(args)
-        if args and isinstance(args[0], os.PathLike):
-            args[0] = os.fspath(args[0])
+        if isinstance(bundle, os.PathLike):
+            bundle = os.fspath(bundle)
     %}
     CGMLIntegrator(const std::string& bundle, double stepSize);
     void setStepSize(double size);

@@ -1,0 +1,19 @@
+"""openmm-cgml: a learned coarse-grained integrator for OpenMM.
+
+Importing the package loads the plugin (the CGMLIntegrator kernels for the Reference and CPU
+platforms, and its XmlSerializer proxy) into OpenMM; nothing is written into OpenMM's folders.
+"""
+import os
+
+import openmm
+import torch  # noqa: F401  libtorch must be loaded before the plugin that links against it
+
+_LIBRARY_DIR = os.path.dirname(os.path.abspath(__file__))
+openmm.Platform.loadPluginLibrary(os.path.join(_LIBRARY_DIR, "libOpenMMCGMLReference.so"))
+
+from .cgmlplugin import CGMLIntegrator  # noqa: E402
+from .integrator import create_integrator  # noqa: E402
+from .mapping import BeadMapping  # noqa: E402
+
+__all__ = ["CGMLIntegrator", "create_integrator", "BeadMapping"]
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""Building a ready CGMLIntegrator from an OpenMM Topology and System."""
+from __future__ import annotations
+
+import os
+
+import openmm.app as app
+import openmm.unit as unit
+
+from .cgmlplugin import CGMLIntegrator
+from .export import load_bundle
+from .mapping import BeadMapping
+
+
+def atom_features(topology: app.Topology) -> list[list[int]]:
+    """One integer feature per atom: its atomic number (0 where the element is unknown)."""
+    return [[atom.element.atomic_number if atom.element is not None else 0] for atom in topology.atoms()]
+
+
+def atom_bonds(topology: app.Topology) -> list[tuple[int, int]]:
+    return [(a.index, b.index) for a, b in topology.bonds()]
+
+
+def create_integrator(bundle, topology: app.Topology, system, stepSize=None,
+                      mapping: BeadMapping | None = None) -> CGMLIntegrator:
+    """A CGMLIntegrator for ``system`` with beads from ``mapping`` (default: one per residue).
+
+    ``stepSize`` (ps or a Quantity) defaults to the CG step the bundle was trained for.
+    """
+    if topology.getNumAtoms() != system.getNumParticles():
+        raise ValueError(f"the Topology has {topology.getNumAtoms()} atoms but the System has "
+                         f"{system.getNumParticles()} particles")
+    mapping = mapping or BeadMapping.per_residue(topology, system)
+    if mapping.n_atoms != system.getNumParticles():
+        raise ValueError(f"the mapping covers {mapping.n_atoms} atoms but the System has "
+                         f"{system.getNumParticles()} particles")
+    if stepSize is None:
+        module, _ = load_bundle(bundle)
+        stepSize = module.timestep_ps
+    elif unit.is_quantity(stepSize):
+        stepSize = stepSize.value_in_unit(unit.picosecond)
+    integrator = CGMLIntegrator(os.fspath(bundle), float(stepSize))
+    integrator.setBeadAssignment(list(mapping.bead_of_atom))
+    integrator.setAtomFeatures(atom_features(topology))
+    integrator.setAtomBonds(atom_bonds(topology))
+    return integrator

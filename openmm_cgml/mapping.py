@@ -1,0 +1,101 @@
+"""Atom → bead mappings: which bead each atom belongs to, with mass-weighted bead centres.
+
+A mapping is plain data (bead index per atom, atom masses in amu) and round-trips through JSON.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openmm.app as app
+import openmm.unit as unit
+
+
+@dataclass(frozen=True)
+class BeadMapping:
+    """Beads numbered 0..n_beads-1 without gaps; ``bead_of_atom[i]`` is the bead of atom i."""
+
+    bead_of_atom: tuple[int, ...]
+    atom_masses: tuple[float, ...]
+    method: str = "custom"
+
+    def __post_init__(self):
+        beads = np.asarray(self.bead_of_atom, dtype=np.int64)
+        masses = np.asarray(self.atom_masses, dtype=np.float64)
+        if beads.ndim != 1 or masses.shape != beads.shape:
+            raise ValueError(f"BeadMapping: {beads.size} bead indices but {masses.size} atom masses")
+        if beads.size == 0:
+            raise ValueError("BeadMapping: no atoms")
+        if beads.min() < 0:
+            raise ValueError(f"BeadMapping: negative bead index {int(beads.min())}")
+        present = np.bincount(beads)
+        missing = np.flatnonzero(present == 0)
+        if missing.size:
+            raise ValueError(f"BeadMapping: bead numbers must have no gaps; no atom is in bead {int(missing[0])}")
+        bead_mass = np.bincount(beads, weights=masses)
+        empty = np.flatnonzero(bead_mass <= 0)
+        if empty.size:
+            raise ValueError(f"BeadMapping: bead {int(empty[0])} has zero total mass")
+
+    @classmethod
+    def per_residue(cls, topology: app.Topology, system) -> "BeadMapping":
+        """One bead per residue of ``topology``, weighted by the particle masses of ``system``."""
+        _check_sizes(topology, system)
+        beads = [atom.residue.index for atom in topology.atoms()]
+        return cls(tuple(beads), _masses(system), "residue")
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.bead_of_atom)
+
+    @property
+    def n_beads(self) -> int:
+        return max(self.bead_of_atom) + 1
+
+    def bead_masses(self) -> np.ndarray:
+        """Total mass of each bead (amu)."""
+        return np.bincount(self.bead_of_atom, weights=self.atom_masses, minlength=self.n_beads)
+
+    def centres(self, positions) -> np.ndarray:
+        """Mass-weighted bead centres of positions shaped (..., n_atoms, 3), in the same units."""
+        x = np.asarray(positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions, dtype=np.float64)
+        if x.shape[-2:] != (self.n_atoms, 3):
+            raise ValueError(f"BeadMapping.centres: positions have shape {x.shape}, expected (..., {self.n_atoms}, 3)")
+        weights = np.zeros((self.n_beads, self.n_atoms))
+        weights[np.asarray(self.bead_of_atom), np.arange(self.n_atoms)] = self.atom_masses
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("ba,...ad->...bd", weights, x)
+
+    def bead_bonds(self, atom_bonds) -> list[tuple[int, int]]:
+        """Bead pairs (i < j) joined by at least one atom bond."""
+        pairs = {tuple(sorted((self.bead_of_atom[i], self.bead_of_atom[j]))) for i, j in atom_bonds}
+        return sorted(p for p in pairs if p[0] != p[1])
+
+    def to_json(self) -> str:
+        return json.dumps({"method": self.method, "bead_of_atom": list(self.bead_of_atom),
+                           "atom_masses": list(self.atom_masses)})
+
+    @classmethod
+    def from_json(cls, text: str) -> "BeadMapping":
+        data = json.loads(text)
+        return cls(tuple(int(b) for b in data["bead_of_atom"]), tuple(float(m) for m in data["atom_masses"]),
+                   data.get("method", "custom"))
+
+    def save(self, path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path) -> "BeadMapping":
+        return cls.from_json(Path(path).read_text())
+
+
+def _check_sizes(topology: app.Topology, system) -> None:
+    if topology.getNumAtoms() != system.getNumParticles():
+        raise ValueError(f"the Topology has {topology.getNumAtoms()} atoms but the System has "
+                         f"{system.getNumParticles()} particles")
+
+
+def _masses(system) -> tuple[float, ...]:
+    return tuple(system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles()))
