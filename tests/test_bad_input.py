@@ -28,8 +28,10 @@ class BadStep(UniformDrift):
 
 
 class NoEmbed(torch.nn.Module):
-    history_length: int = 1
-    timestep_ps: float = 1.0
+    def __init__(self):
+        super().__init__()
+        self.history_length = 1
+        self.timestep_ps = 1.0
 
     @torch.jit.export
     def step(self, bead_embedding: torch.Tensor, history: torch.Tensor, bead_bonds: torch.Tensor) -> torch.Tensor:

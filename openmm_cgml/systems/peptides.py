@@ -39,13 +39,22 @@ def shipped_pdb(name: str = "alanine-dipeptide") -> Path:
     return Path(str(path))
 
 
-def prepare(pdb_path, ph: float = 7.0) -> tuple[app.Topology, unit.Quantity]:
-    """Repair a PDB with pdbfixer: standard residues, missing heavy atoms, hydrogens at ``ph``."""
+def prepare(pdb_path, ph: float = 7.0, seed: int = 1) -> tuple[app.Topology, unit.Quantity]:
+    """Repair a PDB with pdbfixer: standard residues, missing heavy atoms, hydrogens at ``ph``.
+
+    pdbfixer places new atoms at random and minimises them on the default platform; ``seed`` and a
+    single CPU thread (a fixed summation order) make the result reproducible.
+    """
+    import random
+
     from pdbfixer import PDBFixer
 
     pdb_path = Path(pdb_path)
     if not pdb_path.is_file():
         raise FileNotFoundError(f"PDB file '{pdb_path}' does not exist")
+    cpu = openmm.Platform.getPlatformByName("CPU")
+    threads = cpu.getPropertyDefaultValue("Threads")
+    cpu.setPropertyDefaultValue("Threads", "1")
     try:
         fixer = PDBFixer(filename=str(pdb_path))
         fixer.findMissingResidues()
@@ -53,10 +62,13 @@ def prepare(pdb_path, ph: float = 7.0) -> tuple[app.Topology, unit.Quantity]:
         fixer.findNonstandardResidues()
         fixer.replaceNonstandardResidues()
         fixer.findMissingAtoms()
-        fixer.addMissingAtoms()
+        random.seed(seed)
+        fixer.addMissingAtoms(seed=seed)
         fixer.addMissingHydrogens(ph)
     except Exception as error:
         raise ValueError(f"pdbfixer could not repair '{pdb_path}': {error}") from None
+    finally:
+        cpu.setPropertyDefaultValue("Threads", threads)
     if fixer.topology.getNumAtoms() == 0:
         raise ValueError(f"'{pdb_path}' has no atoms")
     return fixer.topology, fixer.positions
