@@ -14,6 +14,7 @@
 #include <cmath>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 using namespace CGMLPlugin;
@@ -73,15 +74,27 @@ static vector<Vec3> getPositions(Context& context) {
     return context.getState(State::Positions).getPositions();
 }
 
+/** The six-particle System, a configured CGMLIntegrator and a Context at the start positions. */
+struct Run {
+    Run(const string& bundle, double stepSize, int seed = 0) : system(makeSystem()), integrator(bundle, stepSize) {
+        configure(integrator);
+        integrator.setRandomNumberSeed(seed);
+        context.reset(new Context(*system, integrator, *platform));
+        context->setPositions(startPositions());
+    }
+    vector<Vec3> positions() {
+        return getPositions(*context);
+    }
+    unique_ptr<System> system;
+    CGMLIntegrator integrator;
+    unique_ptr<Context> context;  // declared last: destroyed before the integrator and the System
+};
+
 void testDrift() {
-    System* system = makeSystem();
-    CGMLIntegrator integrator(driftBundle(2.0), 2.0);
-    configure(integrator);
-    Context context(*system, integrator, *platform);
+    Run run(driftBundle(2.0), 2.0);
     vector<Vec3> start = startPositions();
-    context.setPositions(start);
-    integrator.step(5);
-    State state = context.getState(State::Positions | State::Velocities | State::Energy);
+    run.integrator.step(5);
+    State state = run.context->getState(State::Positions | State::Velocities | State::Energy);
     ASSERT_EQUAL_TOL(10.0, state.getTime(), 1e-12);
     ASSERT_EQUAL(5, state.getStepCount());
     vector<Vec3> c0 = centres(start), c = centres(state.getPositions());
@@ -99,70 +112,51 @@ void testDrift() {
         ASSERT_EQUAL_VEC(v, state.getVelocities()[i], 1e-9);
     }
     ASSERT_EQUAL_TOL(kinetic, state.getKineticEnergy(), 1e-9);
-    delete system;
 }
 
 void testContraction() {
-    System* system = makeSystem();
-    CGMLIntegrator integrator(contractBundle(1.0), 1.0);
-    configure(integrator);
-    Context context(*system, integrator, *platform);
-    vector<Vec3> start = startPositions();
-    context.setPositions(start);
-    vector<Vec3> c0 = centres(start);
+    Run run(contractBundle(1.0), 1.0);
+    vector<Vec3> c0 = centres(startPositions());
     Vec3 centroid = (c0[0] + c0[1] + c0[2]) / 3.0;
     for (int n = 1; n <= 4; n++) {
-        integrator.step(1);
-        vector<Vec3> c = centres(getPositions(context));
+        run.integrator.step(1);
+        vector<Vec3> c = centres(run.positions());
         for (int b = 0; b < 3; b++)
             ASSERT_EQUAL_VEC(centroid + (c0[b] - centroid) * pow(0.5, n), c[b], 1e-9);
     }
-    delete system;
 }
 
 void testHistory() {
-    System* system = makeSystem();
-    CGMLIntegrator integrator(verletBundle(1.0), 1.0);
-    configure(integrator);
-    Context context(*system, integrator, *platform);
-    vector<Vec3> start = startPositions();
-    context.setPositions(start);
+    Run run(verletBundle(1.0), 1.0);
     Vec3 a(0.01, 0.02, -0.03);
-    vector<Vec3> c0 = centres(start);
-    integrator.step(4);
+    vector<Vec3> c0 = centres(startPositions());
+    run.integrator.step(4);
     for (int b = 0; b < 3; b++)
-        ASSERT_EQUAL_VEC(c0[b] + a * 10.0, centres(getPositions(context))[b], 1e-9);
+        ASSERT_EQUAL_VEC(c0[b] + a * 10.0, centres(run.positions())[b], 1e-9);
     // setPositions resets the history: the sequence starts again from the new frame.
-    context.setPositions(start);
-    integrator.step(2);
+    run.context->setPositions(startPositions());
+    run.integrator.step(2);
     for (int b = 0; b < 3; b++)
-        ASSERT_EQUAL_VEC(c0[b] + a * 3.0, centres(getPositions(context))[b], 1e-9);
-    delete system;
+        ASSERT_EQUAL_VEC(c0[b] + a * 3.0, centres(run.positions())[b], 1e-9);
 }
 
 void testSeedReproducible() {
-    System* system = makeSystem();
-    auto run = [&](int seed) {
-        CGMLIntegrator integrator(noiseBundle(1.0), 1.0);
-        configure(integrator);
-        integrator.setRandomNumberSeed(seed);
-        Context context(*system, integrator, *platform);
-        context.setPositions(startPositions());
-        integrator.step(10);
-        return getPositions(context);
+    auto trajectory = [](int seed) {
+        Run run(noiseBundle(1.0), 1.0, seed);
+        run.integrator.step(10);
+        return run.positions();
     };
-    vector<Vec3> a = run(5), b = run(5), c = run(6);
+    vector<Vec3> a = trajectory(5), b = trajectory(5), c = trajectory(6);
     double differs = 0;
     for (int i = 0; i < numParticles; i++) {
         ASSERT_EQUAL_VEC(a[i], b[i], 1e-12);
         differs += (a[i] - c[i]).dot(a[i] - c[i]);
     }
     ASSERT(differs > 1e-6);
-    delete system;
 }
 
 void testCompoundIntegrator() {
-    System* system = makeSystem();
+    unique_ptr<System> system(makeSystem());
     CompoundIntegrator compound;
     CGMLIntegrator* cg = new CGMLIntegrator(verletBundle(1.0), 1.0);
     configure(*cg);
@@ -187,18 +181,17 @@ void testCompoundIntegrator() {
         ASSERT((after[0] - before[0]).dot(after[0] - before[0]) > 0);
         ASSERT(std::isfinite(context.getState(State::Energy).getPotentialEnergy()));
     }
-    delete system;
 }
 
 void testSerialization() {
-    System* system = makeSystem();
+    unique_ptr<System> system(makeSystem());
     CGMLIntegrator integrator(noiseBundle(1.0), 1.0);
     configure(integrator);
     integrator.setRandomNumberSeed(11);
     stringstream xml;
     XmlSerializer::serialize<Integrator>(&integrator, "Integrator", xml);
-    Integrator* copy = XmlSerializer::deserialize<Integrator>(xml);
-    CGMLIntegrator* cgCopy = dynamic_cast<CGMLIntegrator*>(copy);
+    unique_ptr<Integrator> copy(XmlSerializer::deserialize<Integrator>(xml));
+    CGMLIntegrator* cgCopy = dynamic_cast<CGMLIntegrator*>(copy.get());
     ASSERT(cgCopy != NULL);
     ASSERT(cgCopy->getBundle() == integrator.getBundle());
     ASSERT(cgCopy->getBeadAssignment() == integrator.getBeadAssignment());
@@ -212,29 +205,21 @@ void testSerialization() {
     vector<Vec3> p1 = getPositions(c1), p2 = getPositions(c2);
     for (int i = 0; i < numParticles; i++)
         ASSERT_EQUAL_VEC(p1[i], p2[i], 1e-12);
-    delete copy;
-    delete system;
 }
 
 void testCheckpoint() {
-    System* system = makeSystem();
-    CGMLIntegrator integrator(noiseBundle(1.0), 1.0);
-    configure(integrator);
-    integrator.setRandomNumberSeed(3);
-    Context context(*system, integrator, *platform);
-    context.setPositions(startPositions());
-    integrator.step(4);
+    Run run(noiseBundle(1.0), 1.0, 3);
+    run.integrator.step(4);
     stringstream checkpoint;
-    context.createCheckpoint(checkpoint);
-    integrator.step(4);
-    vector<Vec3> expected = getPositions(context);
-    context.loadCheckpoint(checkpoint);
-    ASSERT_EQUAL(4, context.getState(0).getStepCount());
-    integrator.step(4);
-    vector<Vec3> found = getPositions(context);
+    run.context->createCheckpoint(checkpoint);
+    run.integrator.step(4);
+    vector<Vec3> expected = run.positions();
+    run.context->loadCheckpoint(checkpoint);
+    ASSERT_EQUAL(4, run.context->getState(0).getStepCount());
+    run.integrator.step(4);
+    vector<Vec3> found = run.positions();
     for (int i = 0; i < numParticles; i++)
         ASSERT_EQUAL_VEC(expected[i], found[i], 1e-12);
-    delete system;
 }
 
 static void expectError(const string& fragment, function<void()> action) {
@@ -250,7 +235,7 @@ static void expectError(const string& fragment, function<void()> action) {
 }
 
 void testBadInput() {
-    System* system = makeSystem();
+    unique_ptr<System> system(makeSystem());
     expectError("cannot open bundle file", [] { CGMLIntegrator("/nonexistent/model.pt", 1.0); });
     expectError("no method 'embed'", [] {
         torch::jit::Module module("NoEmbed");
@@ -295,7 +280,6 @@ void testBadInput() {
             ASSERT_EQUAL_VEC(startPositions()[i], after[i], 0.0);
         ASSERT_EQUAL(0, context.getState(0).getStepCount());
     }
-    delete system;
 }
 
 int main(int argc, char* argv[]) {
