@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import openmm.app as app
 import openmm.unit as unit
+import torch
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,11 @@ class BeadMapping:
         x = np.asarray(positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions, dtype=np.float64)
         if x.shape[-2:] != (self.n_atoms, 3):
             raise ValueError(f"BeadMapping.centres: positions have shape {x.shape}, expected (..., {self.n_atoms}, 3)")
-        weights = np.zeros((self.n_beads, self.n_atoms))
-        weights[np.asarray(self.bead_of_atom), np.arange(self.n_atoms)] = self.atom_masses
-        weights /= weights.sum(axis=1, keepdims=True)
-        return np.einsum("ba,...ad->...bd", weights, x)
+        beads = torch.tensor(self.bead_of_atom)
+        weights = torch.tensor(self.atom_masses, dtype=torch.float64) / torch.tensor(self.bead_masses())[beads]
+        weighted = torch.from_numpy(x) * weights[:, None]
+        out = weighted.new_zeros(x.shape[:-2] + (self.n_beads, 3))
+        return out.index_add_(-2, beads, weighted).numpy()
 
     def bead_bonds(self, atom_bonds) -> list[tuple[int, int]]:
         """Bead pairs (i < j) joined by at least one atom bond."""

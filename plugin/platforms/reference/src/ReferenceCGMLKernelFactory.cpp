@@ -7,6 +7,7 @@
 using namespace CGMLPlugin;
 using namespace OpenMM;
 
+// OpenMM calls both entry points of every plugin library; this one adds kernels, not platforms.
 extern "C" OPENMM_EXPORT void registerPlatforms() {
 }
 

@@ -4,7 +4,6 @@
 #include "openmm/internal/OSRngSeed.h"
 #include "openmm/reference/ReferencePlatform.h"
 #include <ATen/CPUGeneratorImpl.h>
-#include <iostream>
 
 using namespace CGMLPlugin;
 using namespace OpenMM;
