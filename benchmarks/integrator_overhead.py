@@ -49,13 +49,16 @@ def chain_system(n_beads):
     return system, positions, beads, bonds
 
 
-def per_call(run, calls):
-    run(max(1, calls // 10))  # warm up
-    best = float("inf")
-    for _ in range(3):
-        tic = time.perf_counter()
-        run(calls)
-        best = min(best, (time.perf_counter() - tic) / calls)
+def per_call(runs, calls, repeats=7):
+    """Best time per call of each runner; the runners alternate so that machine noise hits all alike."""
+    for run in runs:
+        run(max(1, calls // 10))  # warm up
+    best = [float("inf")] * len(runs)
+    for _ in range(repeats):
+        for i, run in enumerate(runs):
+            tic = time.perf_counter()
+            run(calls)
+            best[i] = min(best[i], (time.perf_counter() - tic) / calls)
     return best
 
 
@@ -66,7 +69,6 @@ def measure(bundle_path, n_beads, platform_name, calls):
     integrator.setAtomBonds(bonds)
     context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform_name))
     context.setPositions(positions)
-    t_integrator = per_call(integrator.step, calls)
 
     module, _ = load_bundle(bundle_path)
     bead_of_atom = torch.tensor(beads)
@@ -77,7 +79,7 @@ def measure(bundle_path, n_beads, platform_name, calls):
     bead_bonds = torch.stack([torch.arange(n_beads - 1), torch.arange(1, n_beads)])
     repeat = torch.jit.script(Repeat(module))
     with torch.no_grad():
-        t_bare = per_call(lambda n: repeat(embedding, history, bead_bonds, n), calls)
+        t_integrator, t_bare = per_call([integrator.step, lambda n: repeat(embedding, history, bead_bonds, n)], calls)
     return {"platform": platform_name, "beads": n_beads, "atoms": len(beads), "integrator_us": 1e6 * t_integrator,
             "bare_step_us": 1e6 * t_bare, "ratio": t_integrator / t_bare}
 

@@ -2,6 +2,7 @@
 #include "internal/CGMLBeads.h"
 #include "openmm/OpenMMException.h"
 #include <torch/csrc/jit/passes/freeze_module.h>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -89,9 +90,12 @@ static torch::Tensor checkOutput(const c10::IValue& value, const string& method,
                 << (columns > 0 ? std::to_string(columns) : string("H")) << ")";
         throw OpenMMException(message.str());
     }
-    if (!torch::isfinite(out).all().item<bool>())
-        throw OpenMMException("CGMLIntegrator: the bundle's " + method + "() returned NaN or infinite values");
     return out;
+}
+
+static void requireFinite(bool finite, const string& method) {
+    if (!finite)
+        throw OpenMMException("CGMLIntegrator: the bundle's " + method + "() returned NaN or infinite values");
 }
 
 torch::Tensor CGMLBundle::embed(const CGMLBeads& beads) const {
@@ -103,7 +107,9 @@ torch::Tensor CGMLBundle::embed(const CGMLBeads& beads) const {
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle's embed() failed: ") + e.what());
     }
-    return checkOutput(out, "embed", beads.numBeads, 0);
+    torch::Tensor embedding = checkOutput(out, "embed", beads.numBeads, 0);
+    requireFinite(torch::isfinite(embedding).all().item<bool>(), "embed");
+    return embedding;
 }
 
 torch::Tensor CGMLBundle::step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const {
@@ -115,5 +121,12 @@ torch::Tensor CGMLBundle::step(const torch::Tensor& embedding, const torch::Tens
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle's step() failed: ") + e.what());
     }
-    return checkOutput(out, "step", numBeads, 3).to(torch::kFloat64);
+    // step() runs every CG step: convert once and check finiteness with a plain loop (no extra torch ops).
+    torch::Tensor next = checkOutput(out, "step", numBeads, 3).to(torch::kFloat64).contiguous();
+    const double* x = next.data_ptr<double>();
+    bool finite = true;
+    for (long i = 0; i < 3L * numBeads; i++)
+        finite &= std::isfinite(x[i]);
+    requireFinite(finite, "step");
+    return next;
 }

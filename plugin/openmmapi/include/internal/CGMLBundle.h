@@ -35,7 +35,7 @@ public:
     torch::Tensor embed(const CGMLBeads& beads) const;
     /**
      * Run step() and check its output: finite, floating point, of shape (numBeads, 3).
-     * The result is float64 on the history's device.
+     * The result is a contiguous float64 tensor on the history's device.
      */
     torch::Tensor step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const;
     torch::jit::Module module;

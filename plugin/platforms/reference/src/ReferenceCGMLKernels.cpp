@@ -4,6 +4,7 @@
 #include "openmm/internal/OSRngSeed.h"
 #include "openmm/reference/ReferencePlatform.h"
 #include <ATen/CPUGeneratorImpl.h>
+#include <cstring>
 
 using namespace CGMLPlugin;
 using namespace OpenMM;
@@ -77,28 +78,29 @@ void ReferenceIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLI
     vector<Vec3>& positions = extractPositions(context);
     vector<Vec3>& velocities = extractVelocities(context);
     torch::Tensor current = beadCentres(positions);
+    const size_t frame = 3 * beads->numBeads, k = history.size(0);
+    double* frames = history.data_ptr<double>();
     // Another integrator may have moved the atoms since our last step (CompoundIntegrator).
-    if (!historyValid || context.getStepCount() != historyStep)
-        history.copy_(current.unsqueeze(0).expand_as(history));
-    else
-        history[-1].copy_(current);
+    bool fresh = !historyValid || context.getStepCount() != historyStep;
+    for (size_t f = (fresh ? 0 : k - 1); f < k; f++)
+        std::memcpy(frames + f * frame, current.data_ptr<double>(), frame * sizeof(double));
     torch::Tensor next;
     {
         SeededGenerator generator(mixSeed(seed, context.getStepCount()));
-        next = integrator.getParsedBundle().step(embedding, history, beads->beadBondIndex, beads->numBeads).contiguous();
+        next = integrator.getParsedBundle().step(embedding, history, beads->beadBondIndex, beads->numBeads);
     }
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
-    torch::Tensor displacement = next - current;
-    const double* disp = displacement.data_ptr<double>();
+    const double* from = current.data_ptr<double>();
+    const double* to = next.data_ptr<double>();
     for (size_t i = 0; i < positions.size(); i++) {
-        const double* d = disp + 3 * beads->beadOfParticle[i];
-        positions[i] += Vec3(d[0], d[1], d[2]);
-        velocities[i] = Vec3(d[0], d[1], d[2]) / dt;
+        size_t b = 3 * beads->beadOfParticle[i];
+        Vec3 displacement(to[b] - from[b], to[b + 1] - from[b + 1], to[b + 2] - from[b + 2]);
+        positions[i] += displacement;
+        velocities[i] = displacement / dt;
     }
-    if (history.size(0) > 1)
-        history.narrow(0, 0, history.size(0) - 1).copy_(history.narrow(0, 1, history.size(0) - 1).clone());
-    history[-1].copy_(next);
+    std::memmove(frames, frames + frame, (k - 1) * frame * sizeof(double));
+    std::memcpy(frames + (k - 1) * frame, to, frame * sizeof(double));
     context.setTime(context.getTime() + dt);
     context.setStepCount(context.getStepCount() + 1);
     historyStep = context.getStepCount();
