@@ -14,7 +14,7 @@ import openmm
 import openmm.unit as unit
 
 from .export import save_bundle
-from .integrator import create_integrator
+from .integrator import atom_bonds, create_integrator
 from .mapping import BeadMapping
 from .standins import BondedDiffusion
 from .systems import peptides
@@ -32,8 +32,8 @@ def run(out_dir, cg_steps: int = 200, md_steps: int = 500, platform: str = "CPU"
     mapping = BeadMapping.per_residue(peptide.topology, peptide.system)
     # Rest length of the stand-in's springs: the bead distance in the prepared structure.
     start = mapping.centres(peptide.positions)
-    rest = float(np.mean([np.linalg.norm(start[i] - start[j]) for i, j in mapping.bead_bonds(
-        [(a.index, b.index) for a, b in peptide.topology.bonds()])]))
+    rest = float(np.mean([np.linalg.norm(start[i] - start[j])
+                          for i, j in mapping.bead_bonds(atom_bonds(peptide.topology))]))
     bundle = save_bundle(BondedDiffusion(rest_nm=rest, timestep_ps=1.0), out_dir / "standin-bonded-diffusion.pt",
                          {"kind": "analytic stand-in", "model": "BondedDiffusion", "rest_nm": rest})
     cg = create_integrator(bundle, peptide.topology, peptide.system)

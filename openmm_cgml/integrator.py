@@ -8,7 +8,7 @@ import openmm.unit as unit
 
 from .cgmlplugin import CGMLIntegrator
 from .export import load_bundle
-from .mapping import BeadMapping
+from .mapping import BeadMapping, check_sizes
 
 
 def atom_features(topology: app.Topology) -> list[list[int]]:
@@ -26,9 +26,7 @@ def create_integrator(bundle, topology: app.Topology, system, stepSize=None,
 
     ``stepSize`` (ps or a Quantity) defaults to the CG step the bundle was trained for.
     """
-    if topology.getNumAtoms() != system.getNumParticles():
-        raise ValueError(f"the Topology has {topology.getNumAtoms()} atoms but the System has "
-                         f"{system.getNumParticles()} particles")
+    check_sizes(topology, system)
     mapping = mapping or BeadMapping.per_residue(topology, system)
     if mapping.n_atoms != system.getNumParticles():
         raise ValueError(f"the mapping covers {mapping.n_atoms} atoms but the System has "

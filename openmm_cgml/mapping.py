@@ -43,7 +43,7 @@ class BeadMapping:
     @classmethod
     def per_residue(cls, topology: app.Topology, system) -> "BeadMapping":
         """One bead per residue of ``topology``, weighted by the particle masses of ``system``."""
-        _check_sizes(topology, system)
+        check_sizes(topology, system)
         beads = [atom.residue.index for atom in topology.atoms()]
         return cls(tuple(beads), _masses(system), "residue")
 
@@ -93,7 +93,8 @@ class BeadMapping:
         return cls.from_json(Path(path).read_text())
 
 
-def _check_sizes(topology: app.Topology, system) -> None:
+def check_sizes(topology: app.Topology, system) -> None:
+    """Raise ValueError unless the Topology and the System have the same number of atoms."""
     if topology.getNumAtoms() != system.getNumParticles():
         raise ValueError(f"the Topology has {topology.getNumAtoms()} atoms but the System has "
                          f"{system.getNumParticles()} particles")
