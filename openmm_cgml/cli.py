@@ -1,25 +1,22 @@
-"""The ``cgml`` command."""
+"""The ``cgml`` command.  Each subcommand lives in its own module, which adds its parser with
+``add_cli(subparsers)`` and sets ``func`` to the function that runs it."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+# Modules that provide a subcommand, in the order ``cgml --help`` lists them.
+COMMAND_MODULES = ("demo",)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="cgml", description="Learned coarse-grained integrator for OpenMM")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="CG steps on alanine dipeptide, then hand-off to classical MD")
-    demo.add_argument("--out", default="out/demo", help="folder for the bundle and the final structure")
-    demo.add_argument("--cg-steps", type=int, default=200)
-    demo.add_argument("--md-steps", type=int, default=500)
-    demo.add_argument("--platform", default="CPU", choices=["CPU", "Reference"])
-    demo.add_argument("--seed", type=int, default=1)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"openmm_cgml.{name}").add_cli(commands)
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from . import demo as demo_module
-
-        demo_module.run(args.out, args.cg_steps, args.md_steps, args.platform, args.seed)
-    return 0
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

@@ -79,3 +79,13 @@ def run(out_dir, cg_steps: int = 200, md_steps: int = 500, platform: str = "CPU"
     with open(out_dir / "final.pdb", "w") as handle:
         openmm.app.PDBFile.writeFile(peptide.topology, state.getPositions(), handle)
     return {"rg_mean_nm": float(np.mean(rg)), "energy_kj_mol": energy, "cg_ps_per_s": speed_cg, "md_ps_per_s": speed_md}
+
+
+def add_cli(commands) -> None:
+    parser = commands.add_parser("demo", help="CG steps on alanine dipeptide, then hand-off to classical MD")
+    parser.add_argument("--out", default="out/demo", help="folder for the bundle and the final structure")
+    parser.add_argument("--cg-steps", type=int, default=200)
+    parser.add_argument("--md-steps", type=int, default=500)
+    parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.set_defaults(func=lambda args: run(args.out, args.cg_steps, args.md_steps, args.platform, args.seed) and 0)

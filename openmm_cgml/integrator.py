@@ -11,9 +11,18 @@ from .export import load_bundle
 from .mapping import BeadMapping, check_sizes
 
 
+# The integer features of an atom, in column order; bundles record this vocabulary in their metadata.
+ATOM_FEATURES = ("atomic_number", "bond_count")
+
+
 def atom_features(topology: app.Topology) -> list[list[int]]:
-    """One integer feature per atom: its atomic number (0 where the element is unknown)."""
-    return [[atom.element.atomic_number if atom.element is not None else 0] for atom in topology.atoms()]
+    """Per atom: atomic number (0 where the element is unknown) and the number of bonds it has."""
+    degree = [0] * topology.getNumAtoms()
+    for a, b in topology.bonds():
+        degree[a.index] += 1
+        degree[b.index] += 1
+    return [[atom.element.atomic_number if atom.element is not None else 0, degree[atom.index]]
+            for atom in topology.atoms()]
 
 
 def atom_bonds(topology: app.Topology) -> list[tuple[int, int]]:
