@@ -30,3 +30,26 @@ class WindowBatch:
     def to(self, device) -> "WindowBatch":
         return WindowBatch(**{name: value.to(device) if isinstance(value, Tensor) else value
                               for name, value in self.__dict__.items()})
+
+
+def collate(windows: list[WindowBatch]) -> WindowBatch:
+    """One disjoint graph from several batches: concatenate, offsetting atom, bead and graph indices."""
+    if not windows:
+        raise ValueError("collate: no windows")
+    k = {w.history.shape[0] for w in windows}
+    if len(k) != 1:
+        raise ValueError(f"collate: windows have different history lengths {sorted(k)}")
+    atom_offsets = torch.tensor([0] + [w.atom_features.shape[0] for w in windows]).cumsum(0)
+    bead_offsets = torch.tensor([0] + [w.n_beads for w in windows]).cumsum(0)
+    graph_offsets = torch.tensor([0] + [w.n_graphs for w in windows]).cumsum(0)
+    return WindowBatch(
+        atom_features=torch.cat([w.atom_features for w in windows]),
+        atom_bonds=torch.cat([w.atom_bonds + atom_offsets[i] for i, w in enumerate(windows)], 1),
+        bead_of_atom=torch.cat([w.bead_of_atom + bead_offsets[i] for i, w in enumerate(windows)]),
+        atom_masses=torch.cat([w.atom_masses for w in windows]),
+        bead_bonds=torch.cat([w.bead_bonds + bead_offsets[i] for i, w in enumerate(windows)], 1),
+        bead_graph=torch.cat([w.bead_graph + graph_offsets[i] for i, w in enumerate(windows)]),
+        history=torch.cat([w.history for w in windows], 1),
+        target=torch.cat([w.target for w in windows]),
+        n_graphs=int(graph_offsets[-1]),
+    )
