@@ -39,7 +39,7 @@ def test_create_integrator_runs_on_peptide(tmp_path):
     bundle = save_bundle(BondedDiffusion(timestep_ps=2.0), tmp_path / "b.pt")
     integrator = create_integrator(bundle, peptide.topology, peptide.system)
     assert integrator.getStepSize() == 2.0 * unit.picoseconds
-    assert len(integrator.getAtomBonds()) == 21 and integrator.getAtomFeatures()[0] == (6,)
+    assert len(integrator.getAtomBonds()) == 21 and integrator.getAtomFeatures()[0] == (6, 4)  # CH3 carbon: 4 bonds
     context = openmm.Context(peptide.system, integrator, openmm.Platform.getPlatformByName("CPU"))
     context.setPositions(peptide.positions)
     integrator.step(100)

@@ -7,7 +7,6 @@ alanine dipeptide was made, with no download.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -16,19 +15,12 @@ import openmm
 import openmm.app as app
 import openmm.unit as unit
 
+from . import MolecularSystem
+
 FORCEFIELD = ("amber14-all.xml", "implicit/gbn2.xml")
 THREE_LETTER = {"A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "E": "GLU", "Q": "GLN", "G": "GLY",
                 "H": "HIS", "I": "ILE", "L": "LEU", "K": "LYS", "M": "MET", "F": "PHE", "P": "PRO", "S": "SER",
                 "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL"}
-
-
-@dataclass
-class Peptide:
-    topology: app.Topology
-    system: openmm.System
-    positions: unit.Quantity
-    source: str
-    forcefield: tuple[str, ...]
 
 
 def shipped_pdb(name: str = "alanine-dipeptide") -> Path:
@@ -74,7 +66,7 @@ def prepare(pdb_path, ph: float = 7.0, seed: int = 1) -> tuple[app.Topology, uni
     return fixer.topology, fixer.positions
 
 
-def load(pdb_path=None, forcefield=FORCEFIELD) -> Peptide:
+def load(pdb_path=None, forcefield=FORCEFIELD) -> MolecularSystem:
     """A peptide ready to simulate: repaired topology, amber14 + GBn2 System (no cutoff, H-bond constraints)."""
     pdb_path = Path(pdb_path) if pdb_path is not None else shipped_pdb()
     topology, positions = prepare(pdb_path)
@@ -83,7 +75,7 @@ def load(pdb_path=None, forcefield=FORCEFIELD) -> Peptide:
                                                           constraints=app.HBonds)
     except Exception as error:
         raise ValueError(f"{', '.join(forcefield)} cannot parameterise '{pdb_path}': {error}") from None
-    return Peptide(topology, system, positions, str(pdb_path), tuple(forcefield))
+    return MolecularSystem(topology, system, positions, str(pdb_path), tuple(forcefield), timestep_ps=0.002)
 
 
 def _place(a, b, c, bond, angle, torsion):
