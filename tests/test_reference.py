@@ -1,0 +1,51 @@
+import json
+
+import mdtraj
+import numpy as np
+import pytest
+
+from openmm_cgml import reference
+from openmm_cgml.systems import polymers
+
+SETTINGS = reference.RunSettings(production_ps=12.0, save_interval_ps=1.0, equilibration_ps=1.0, seed=3,
+                                 platform="Reference", chunk_frames=5)
+
+
+def test_run_writes_mdtraj_hdf5_with_topology_and_metadata(tmp_path):
+    molecule = polymers.build("SHLRS", seed=3)
+    path = reference.run(molecule, tmp_path, "chain", SETTINGS)
+    trajectory = mdtraj.load(str(path))
+    assert trajectory.n_frames == 12 and trajectory.n_atoms == 15
+    assert [r.name for r in trajectory.topology.residues] == ["SMA", "HYD", "LAR", "RIG", "SMA"]
+    assert trajectory.topology.n_bonds == 14 and np.allclose(trajectory.time, np.arange(1, 13))
+    metadata = json.loads((tmp_path / "chain.json").read_text())
+    assert metadata["complete"] and metadata["save_interval_steps"] == 50 and metadata["settings"]["seed"] == 3
+    assert metadata["forcefield"] == list(polymers.FORCEFIELD) and metadata["temperature_k"] == 300.0
+    assert not (tmp_path / "chain.parts").exists()
+
+
+def test_interrupted_run_leaves_nothing_that_looks_complete_and_resumes(tmp_path):
+    molecule = polymers.build("SHLRS", seed=3)
+    calls = []
+
+    def interrupt(steps):
+        calls.append(steps)
+        if len(calls) == 8:  # equilibration, then the seventh frame: inside the second chunk
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reference.run(molecule, tmp_path / "a", "chain", SETTINGS, interrupt)
+    assert not reference.is_complete(tmp_path / "a", "chain")
+    assert not (tmp_path / "a" / "chain.h5").exists() and (tmp_path / "a" / "chain.parts").is_dir()
+    resumed = mdtraj.load(str(reference.run(molecule, tmp_path / "a", "chain", SETTINGS)))
+    straight = mdtraj.load(str(reference.run(molecule, tmp_path / "b", "chain", SETTINGS)))
+    assert reference.is_complete(tmp_path / "a", "chain")
+    # The checkpoint holds the state after the first chunk, random numbers included.
+    assert np.allclose(resumed.xyz, straight.xyz, atol=1e-5)
+
+
+def test_save_interval_must_be_whole_steps(tmp_path):
+    with pytest.raises(ValueError, match="save interval"):
+        reference.run(polymers.build("SHLR"), tmp_path, "x",
+                      reference.RunSettings(production_ps=1.0, save_interval_ps=0.03, platform="Reference"))
+    assert not list(tmp_path.glob("x.*"))
