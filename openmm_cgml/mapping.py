@@ -47,6 +47,64 @@ class BeadMapping:
         beads = [atom.residue.index for atom in topology.atoms()]
         return cls(tuple(beads), _masses(system), "residue")
 
+    @classmethod
+    def by_clustering(cls, topology: app.Topology, system, atoms_per_bead: float = 3.0, seed: int = 0) -> "BeadMapping":
+        """Beads from repeated graclus matching of the bond graph (torch-cluster), down to about
+        ``atoms_per_bead`` atoms a bead.
+
+        Every bead is connected (graclus only merges bonded clusters), and merges that would make a
+        bead larger than 1.5 × ``atoms_per_bead`` are not offered, so beads are of similar size; among
+        the rest, pairs of small clusters are preferred.  Atoms are visited in a canonical order
+        (chain, residue, atom name) and the random order of graclus is seeded, so the result does not
+        depend on how the input numbers the atoms of each residue; beads are numbered along that canonical order.
+        """
+        from torch_cluster import graclus_cluster
+
+        check_sizes(topology, system)
+        if atoms_per_bead < 1:
+            raise ValueError(f"BeadMapping.by_clustering: atoms_per_bead must be at least 1, got {atoms_per_bead}")
+        atoms = list(topology.atoms())
+        order = sorted(range(len(atoms)), key=lambda i: (atoms[i].residue.chain.index, atoms[i].residue.index,
+                                                          atoms[i].name, i))
+        rank = np.empty(len(atoms), dtype=np.int64)
+        rank[order] = np.arange(len(atoms))
+        bonds = torch.tensor([(rank[a.index], rank[b.index]) for a, b in topology.bonds()], dtype=torch.long).reshape(-1, 2)
+        cluster = torch.arange(len(atoms))  # cluster of each atom, in canonical numbering
+        max_size = max(2, int(round(1.5 * atoms_per_bead)))
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            while True:
+                size = torch.bincount(cluster).double()
+                if size.mean() >= atoms_per_bead or len(bonds) == 0:
+                    break
+                pairs = torch.unique(torch.sort(cluster[bonds], dim=1).values, dim=0)
+                pairs = pairs[(pairs[:, 0] != pairs[:, 1]) & (size[pairs].sum(1) <= max_size)]
+                if len(pairs) == 0:
+                    break
+                weight = 1.0 / size[pairs].prod(1)
+                matched = graclus_cluster(torch.cat([pairs[:, 0], pairs[:, 1]]), torch.cat([pairs[:, 1], pairs[:, 0]]),
+                                          torch.cat([weight, weight]), num_nodes=len(size))
+                merged = torch.unique(matched, return_inverse=True)[1]
+                if int(merged.max()) + 1 == len(size):
+                    break
+                cluster = merged[cluster]
+        # Number the beads in order of their first atom in the canonical order.
+        first = torch.full((int(cluster.max()) + 1,), len(atoms), dtype=torch.long).scatter_reduce(
+            0, cluster, torch.arange(len(atoms)), "amin")
+        label = torch.empty_like(first)
+        label[torch.argsort(first)] = torch.arange(len(first))
+        beads = label[cluster][torch.as_tensor(rank)]
+        return cls(tuple(beads.tolist()), _masses(system), f"graclus:{atoms_per_bead:g}")
+
+    @classmethod
+    def create(cls, method: str, topology: app.Topology, system) -> "BeadMapping":
+        """A mapping from its method string: 'residue' or 'graclus:ATOMS_PER_BEAD' (as stored in ``method``)."""
+        if method == "residue":
+            return cls.per_residue(topology, system)
+        if method.startswith("graclus:"):
+            return cls.by_clustering(topology, system, float(method.split(":", 1)[1]))
+        raise ValueError(f"unknown mapping method '{method}': use 'residue' or 'graclus:ATOMS_PER_BEAD'")
+
     @property
     def n_atoms(self) -> int:
         return len(self.bead_of_atom)

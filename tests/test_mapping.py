@@ -1,8 +1,11 @@
 import numpy as np
+import openmm
+import openmm.app as app
 import pytest
 
 from openmm_cgml import BeadMapping
-from openmm_cgml.systems import peptides
+from openmm_cgml.integrator import atom_bonds
+from openmm_cgml.systems import peptides, polymers
 
 
 def test_centres_hand_computed():
@@ -32,3 +35,60 @@ def test_per_residue_on_peptide_conserves_mass_and_round_trips(tmp_path):
     assert BeadMapping.load(tmp_path / "mapping.json") == mapping
     with pytest.raises(ValueError, match="centres: positions have shape"):
         mapping.centres(np.zeros((21, 3)))
+
+
+def _renumbered(molecule, permutation):
+    """The same molecule with its atoms added in the order ``permutation`` (new atom k is old atom permutation[k])."""
+    topology = app.Topology()
+    chain = topology.addChain()
+    residues = {r.index: topology.addResidue(r.name, chain) for r in molecule.topology.residues()}
+    old = list(molecule.topology.atoms())
+    new = {}
+    for k in permutation:
+        atom = old[k]
+        new[k] = topology.addAtom(atom.name, atom.element, residues[atom.residue.index])
+    for a, b in molecule.topology.bonds():
+        topology.addBond(new[a.index], new[b.index])
+    system = openmm.System()
+    for k in permutation:
+        system.addParticle(molecule.system.getParticleMass(k))
+    return topology, system
+
+
+def _connected(mapping, bonds):
+    parent = list(range(mapping.n_atoms))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+    for i, j in bonds:
+        if mapping.bead_of_atom[i] == mapping.bead_of_atom[j]:
+            parent[find(i)] = find(j)
+    roots = {}
+    for atom, bead in enumerate(mapping.bead_of_atom):
+        roots.setdefault(bead, set()).add(find(atom))
+    return all(len(r) == 1 for r in roots.values())
+
+
+@pytest.mark.parametrize("atoms_per_bead", [3, 6])
+@pytest.mark.parametrize("build", [lambda: polymers.build("SHLRRSHLLS", 2), peptides.load], ids=["polymer", "peptide"])
+def test_graclus_beads_connected_sized_mass_conserving_and_renumbering_invariant(build, atoms_per_bead):
+    molecule = build()
+    mapping = BeadMapping.by_clustering(molecule.topology, molecule.system, atoms_per_bead)
+    bonds = atom_bonds(molecule.topology)
+    sizes = np.bincount(mapping.bead_of_atom)
+    assert _connected(mapping, bonds)
+    assert sizes.max() <= round(1.5 * atoms_per_bead) and mapping.n_beads < mapping.n_atoms / 2
+    assert mapping.bead_masses().sum() == pytest.approx(sum(mapping.atom_masses), rel=1e-12)
+    assert BeadMapping.by_clustering(molecule.topology, molecule.system, atoms_per_bead) == mapping
+    # OpenMM keeps each residue's atoms contiguous, so renumbering shuffles atoms within residues.
+    rng = np.random.default_rng(5)
+    permutation = np.concatenate([rng.permutation([a.index for a in r.atoms()]) for r in molecule.topology.residues()])
+    assert (permutation != np.arange(mapping.n_atoms)).any()
+    topology, system = _renumbered(molecule, permutation)
+    renumbered = BeadMapping.by_clustering(topology, system, atoms_per_bead)
+    # New atom k is old atom permutation[k]: the partitions must agree (here even the labels do).
+    assert [renumbered.bead_of_atom[k] for k in np.argsort(permutation)] == list(mapping.bead_of_atom)
+    assert BeadMapping.from_json(mapping.to_json()) == mapping
+    assert BeadMapping.create(mapping.method, molecule.topology, molecule.system) == mapping
