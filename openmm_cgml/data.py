@@ -5,10 +5,17 @@ atoms and beads of all windows are concatenated and the index tensors are offset
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+import openmm
 import torch
 from torch import Tensor
+
+from .integrator import atom_bonds, atom_features
+from .mapping import BeadMapping
 
 
 @dataclass
@@ -53,3 +60,108 @@ def collate(windows: list[WindowBatch]) -> WindowBatch:
         target=torch.cat([w.target for w in windows]),
         n_graphs=int(graph_offsets[-1]),
     )
+
+
+# ---- reference trajectories → bead trajectories → windows -----------------------------------------
+
+
+@dataclass
+class BeadTrajectory:
+    """One reference run seen at the bead level: the graphs the networks need and the bead centres."""
+
+    name: str
+    atom_features: Tensor  # (n_atoms, F) int64
+    atom_bonds: Tensor     # (2, E) int64
+    mapping: BeadMapping
+    bead_bonds: Tensor     # (2, E_b) int64
+    centres: Tensor        # (n_frames, n_beads, 3) float64, nm
+    frame_interval_ps: float
+
+    def window_count(self, history_length: int, stride: int) -> int:
+        return max(0, self.centres.shape[0] - history_length * stride)
+
+    def window(self, start: int, history_length: int, stride: int) -> WindowBatch:
+        """History frames start, start+stride, ... (k of them) and the target one stride after the last."""
+        frames = self.centres[start: start + history_length * stride + 1: stride]
+        n_beads = self.mapping.n_beads
+        return WindowBatch(self.atom_features, self.atom_bonds, torch.tensor(self.mapping.bead_of_atom),
+                           torch.tensor(self.mapping.atom_masses, dtype=torch.float64), self.bead_bonds,
+                           torch.zeros(n_beads, dtype=torch.long), frames[:-1], frames[-1], 1)
+
+
+def cg_stride(cg_step_ps: float, frame_interval_ps: float) -> int:
+    """Frames per CG step; a clear error unless the CG step is a whole multiple of the save interval."""
+    ratio = cg_step_ps / frame_interval_ps
+    if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6 * ratio:
+        raise ValueError(f"the CG step ({cg_step_ps} ps) is not a whole multiple of the save interval "
+                         f"({frame_interval_ps} ps)")
+    return int(round(ratio))
+
+
+def load_trajectory(h5_path, mapping_method: str = "residue") -> BeadTrajectory:
+    """A reference run written by ``reference.run`` (NAME.h5, NAME.system.xml, NAME.json), mapped to beads."""
+    import mdtraj
+
+    h5_path = Path(h5_path)
+    base = h5_path.with_suffix("")
+    metadata_path, system_path = base.with_name(base.name + ".json"), base.with_name(base.name + ".system.xml")
+    for path in (h5_path, metadata_path, system_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"reference trajectory file '{path}' does not exist")
+    metadata = json.loads(metadata_path.read_text())
+    if metadata.get("complete") is not True:
+        raise ValueError(f"'{metadata_path}' does not describe a complete run")
+    system = openmm.XmlSerializer.deserialize(system_path.read_text())
+    trajectory = mdtraj.load(str(h5_path))
+    topology = trajectory.topology.to_openmm()
+    if trajectory.n_atoms != system.getNumParticles():
+        raise ValueError(f"'{h5_path}' has {trajectory.n_atoms} atoms but its System '{system_path}' has "
+                         f"{system.getNumParticles()} particles")
+    mapping = BeadMapping.create(mapping_method, topology, system)
+    bonds = atom_bonds(topology)
+    return BeadTrajectory(
+        name=metadata["name"],
+        atom_features=torch.tensor(atom_features(topology), dtype=torch.long),
+        atom_bonds=torch.tensor(bonds, dtype=torch.long).reshape(-1, 2).T.contiguous(),
+        mapping=mapping,
+        bead_bonds=torch.tensor(mapping.bead_bonds(bonds), dtype=torch.long).reshape(-1, 2).T.contiguous(),
+        centres=torch.from_numpy(mapping.centres(trajectory.xyz.astype(np.float64))),
+        frame_interval_ps=float(metadata["frame_interval_ps"]),
+    )
+
+
+class Windows(torch.utils.data.Dataset):
+    """Every window of ``history_length`` frames one CG step apart, plus its target, over several runs."""
+
+    def __init__(self, trajectories: list[BeadTrajectory], history_length: int, cg_step_ps: float):
+        if history_length < 1:
+            raise ValueError(f"history_length must be at least 1, got {history_length}")
+        self.trajectories, self.history_length, self.cg_step_ps = trajectories, history_length, cg_step_ps
+        self.strides = [cg_stride(cg_step_ps, t.frame_interval_ps) for t in trajectories]
+        counts = [t.window_count(history_length, s) for t, s in zip(trajectories, self.strides)]
+        short = [t.name for t, c in zip(trajectories, counts) if c == 0]
+        if short:
+            raise ValueError(f"runs {short} are too short for {history_length} history frames {cg_step_ps} ps apart")
+        self.offsets = np.cumsum([0] + counts)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, index: int) -> WindowBatch:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        run = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.trajectories[run].window(index - int(self.offsets[run]), self.history_length, self.strides[run])
+
+
+def load_split(dataset_dir, split: str, mapping_method: str = "residue") -> list[BeadTrajectory]:
+    """The runs of one split (train, validation, test) of a dataset written by ``cgml reference``."""
+    from .reference import DATASET_FILE
+
+    path = Path(dataset_dir) / DATASET_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"'{path}' does not exist: not a complete dataset (run cgml reference)")
+    splits = json.loads(path.read_text())["splits"]
+    if split not in splits:
+        raise ValueError(f"'{path}' has no split '{split}'; it has {sorted(splits)}")
+    return [load_trajectory(Path(dataset_dir) / "trajectories" / f"{name}.h5", mapping_method) for name in splits[split]]

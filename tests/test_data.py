@@ -1,0 +1,58 @@
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from openmm_cgml import data, reference
+from openmm_cgml.systems import polymers
+
+SAMPLE = Path(__file__).parent / "data" / "polymers-sample"
+
+
+def test_sample_splits_are_by_sequence():
+    splits = {name: [t.name for t in data.load_split(SAMPLE, name)] for name in ("train", "validation", "test")}
+    assert len(splits["train"]) == 4 and len(splits["validation"]) == 1 and len(splits["test"]) == 1
+    assert len(set(sum(splits.values(), []))) == 6
+
+
+@pytest.mark.parametrize("k, cg_step_ps", [(1, 2.0), (3, 6.0)])
+def test_window_shapes_and_strides(k, cg_step_ps):
+    runs = data.load_split(SAMPLE, "train", "graclus:3")
+    windows = data.Windows(runs, k, cg_step_ps)
+    stride = int(cg_step_ps / 2.0)
+    frames = runs[0].centres.shape[0]
+    assert frames == 100 and len(windows) == sum(r.centres.shape[0] - k * stride for r in runs)
+    window = windows[5]
+    n_beads = runs[0].mapping.n_beads
+    assert window.history.shape == (k, n_beads, 3) and window.target.shape == (n_beads, 3)
+    assert window.history.dtype == torch.float64 and window.n_graphs == 1
+    for i in range(k):
+        assert torch.equal(window.history[i], runs[0].centres[5 + i * stride])
+    assert torch.equal(window.target, runs[0].centres[5 + k * stride])
+    last = windows[len(windows) - 1]
+    assert torch.equal(last.target, runs[-1].centres[-1])
+    batch = data.collate([windows[0], windows[len(windows) - 1], windows[3]])
+    assert batch.n_graphs == 3 and batch.history.shape[1] == batch.n_beads == batch.target.shape[0]
+    assert int(batch.bead_of_atom.max()) + 1 == batch.n_beads and batch.bead_graph.tolist().count(2) == n_beads
+
+
+def test_cg_step_must_be_a_multiple_of_the_save_interval():
+    with pytest.raises(ValueError, match=r"CG step \(3.0 ps\) is not a whole multiple of the save interval \(2.0 ps\)"):
+        data.Windows(data.load_split(SAMPLE, "validation"), 2, 3.0)
+
+
+def test_trajectory_whose_atom_count_does_not_match_its_system(tmp_path):
+    name = data.load_split(SAMPLE, "test")[0].name
+    for suffix in (".h5", ".json"):
+        shutil.copy(SAMPLE / "trajectories" / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    other = polymers.build("SHLR")
+    (tmp_path / f"{name}.system.xml").write_text(__import__("openmm").XmlSerializer.serialize(other.system))
+    with pytest.raises(ValueError, match=r"has 36 atoms but its System .* has 12 particles"):
+        data.load_trajectory(tmp_path / f"{name}.h5")
+
+
+def test_incomplete_dataset_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a complete dataset"):
+        data.load_split(tmp_path, "train")
+    assert reference.DATASET_FILE == "dataset.json"
