@@ -98,8 +98,9 @@ def cg_stride(cg_step_ps: float, frame_interval_ps: float) -> int:
     return int(round(ratio))
 
 
-def load_trajectory(h5_path, mapping_method: str = "residue") -> BeadTrajectory:
-    """A reference run written by ``reference.run`` (NAME.h5, NAME.system.xml, NAME.json), mapped to beads."""
+def read_run(h5_path):
+    """A reference run written by ``reference.run`` (NAME.h5, NAME.system.xml, NAME.json), checked:
+    returns its metadata, its System and its frames (an mdtraj Trajectory)."""
     import mdtraj
 
     h5_path = Path(h5_path)
@@ -113,10 +114,16 @@ def load_trajectory(h5_path, mapping_method: str = "residue") -> BeadTrajectory:
         raise ValueError(f"'{metadata_path}' does not describe a complete run")
     system = openmm.XmlSerializer.deserialize(system_path.read_text())
     trajectory = mdtraj.load(str(h5_path))
-    topology = trajectory.topology.to_openmm()
     if trajectory.n_atoms != system.getNumParticles():
         raise ValueError(f"'{h5_path}' has {trajectory.n_atoms} atoms but its System '{system_path}' has "
                          f"{system.getNumParticles()} particles")
+    return metadata, system, trajectory
+
+
+def load_trajectory(h5_path, mapping_method: str = "residue") -> BeadTrajectory:
+    """A reference run (see ``read_run``) mapped to beads."""
+    metadata, system, trajectory = read_run(h5_path)
+    topology = trajectory.topology.to_openmm()
     mapping = BeadMapping.create(mapping_method, topology, system)
     bonds = atom_bonds(topology)
     return BeadTrajectory(
@@ -154,14 +161,23 @@ class Windows(torch.utils.data.Dataset):
         return self.trajectories[run].window(index - int(self.offsets[run]), self.history_length, self.strides[run])
 
 
-def load_split(dataset_dir, split: str, mapping_method: str = "residue") -> list[BeadTrajectory]:
-    """The runs of one split (train, validation, test) of a dataset written by ``cgml reference``."""
+def read_dataset(dataset_dir) -> dict:
+    """The ``dataset.json`` of a complete dataset written by ``cgml reference``."""
     from .reference import DATASET_FILE
 
     path = Path(dataset_dir) / DATASET_FILE
     if not path.is_file():
         raise FileNotFoundError(f"'{path}' does not exist: not a complete dataset (run cgml reference)")
-    splits = json.loads(path.read_text())["splits"]
+    return json.loads(path.read_text())
+
+
+def run_paths(dataset_dir, split: str) -> list[Path]:
+    splits = read_dataset(dataset_dir)["splits"]
     if split not in splits:
-        raise ValueError(f"'{path}' has no split '{split}'; it has {sorted(splits)}")
-    return [load_trajectory(Path(dataset_dir) / "trajectories" / f"{name}.h5", mapping_method) for name in splits[split]]
+        raise ValueError(f"dataset '{dataset_dir}' has no split '{split}'; it has {sorted(splits)}")
+    return [Path(dataset_dir) / "trajectories" / f"{name}.h5" for name in splits[split]]
+
+
+def load_split(dataset_dir, split: str, mapping_method: str = "residue") -> list[BeadTrajectory]:
+    """The runs of one split (train, validation, test) of a dataset, mapped to beads."""
+    return [load_trajectory(path, mapping_method) for path in run_paths(dataset_dir, split)]

@@ -56,3 +56,13 @@ def test_incomplete_dataset_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a complete dataset"):
         data.load_split(tmp_path, "train")
     assert reference.DATASET_FILE == "dataset.json"
+
+
+def test_describe_reports_each_run_and_the_spread(tmp_path):
+    from openmm_cgml.cli import main
+
+    assert main(["describe", str(SAMPLE), "--json", str(tmp_path / "d.json")]) == 0
+    report = __import__("json").loads((tmp_path / "d.json").read_text())
+    train = report["splits"]["train"]
+    assert len(train["runs"]) == 4 and all(0.5 < r["rg_nm"] < 2.0 and r["n_frames"] == 100 for r in train["runs"])
+    assert train["range"]["rg_nm"][0] == min(r["rg_nm"] for r in train["runs"])

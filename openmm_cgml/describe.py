@@ -1,0 +1,73 @@
+"""``cgml describe DATASET``: the spread of a reference dataset — per run, mass-weighted radius of
+gyration, the relaxation time of Rg², and the mean-square displacement of the atoms — by split."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import openmm.unit as unit
+
+from . import analysis
+from .data import read_dataset, read_run, run_paths
+
+MSD_LAG_PS = 100.0
+
+
+def describe_run(h5_path) -> dict:
+    metadata, system, trajectory = read_run(h5_path)
+    masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
+    interval = float(metadata["frame_interval_ps"])
+    rg = analysis.radius_of_gyration(trajectory.xyz.astype(np.float64), masses)
+    lag = max(1, int(round(MSD_LAG_PS / interval)))
+    _, msd = analysis.msd(trajectory.xyz.astype(np.float64), interval, max_lag=lag, remove_com=True, masses=masses)
+    return {"name": metadata["name"], "source": metadata["source"], "n_atoms": metadata["n_atoms"],
+            "n_frames": int(trajectory.n_frames), "length_ps": trajectory.n_frames * interval,
+            "rg_nm": float(rg.mean()), "rg_std_nm": float(rg.std()),
+            "rg2_relaxation_ps": analysis.relaxation_time(rg ** 2, interval),
+            f"msd_internal_{MSD_LAG_PS:g}ps_nm2": float(msd[-1]),
+            "wall_seconds": metadata.get("wall_seconds_last_session")}
+
+
+def describe(dataset_dir) -> dict:
+    """Per-run figures and, per split, their ranges."""
+    from tqdm import tqdm
+
+    splits = read_dataset(dataset_dir)["splits"]
+    report = {"dataset": str(dataset_dir), "splits": {}}
+    for split in splits:
+        runs = [describe_run(p) for p in tqdm(run_paths(dataset_dir, split), desc=split, leave=False)]
+        spread = {key: _range([r[key] for r in runs]) for key in ("rg_nm", "rg2_relaxation_ps")}
+        report["splits"][split] = {"runs": runs, "range": spread}
+    return report
+
+
+def _range(values) -> list[float]:
+    """[min, max] over the finite values (NaN where a run could not resolve the figure)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return [min(finite), max(finite)] if finite else [float("nan"), float("nan")]
+
+
+def _print(report: dict) -> None:
+    for split, part in report["splits"].items():
+        print(f"{split}: {len(part['runs'])} runs")
+        print(f"  {'run':<24s} {'atoms':>5s} {'ns':>6s} {'Rg nm':>7s} {'tau(Rg2) ps':>12s} {'wall s':>7s}")
+        for r in part["runs"]:
+            print(f"  {r['name'][:24]:<24s} {r['n_atoms']:5d} {r['length_ps'] / 1000:6.1f} {r['rg_nm']:7.3f} "
+                  f"{r['rg2_relaxation_ps']:12.1f} {r['wall_seconds'] or float('nan'):7.1f}")
+        rg, tau = part["range"]["rg_nm"], part["range"]["rg2_relaxation_ps"]
+        print(f"  range: Rg {rg[0]:.3f}-{rg[1]:.3f} nm, Rg² relaxation {tau[0]:.0f}-{tau[1]:.0f} ps")
+
+
+def add_cli(commands) -> None:
+    parser = commands.add_parser("describe", help="the spread of a reference dataset (Rg, relaxation times, MSD)")
+    parser.add_argument("dataset", help="folder written by cgml reference")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+
+    def run(args) -> int:
+        report = describe(args.dataset)
+        _print(report)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1))
+        return 0
+    parser.set_defaults(func=run)
