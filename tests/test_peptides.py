@@ -49,3 +49,14 @@ def test_create_integrator_runs_on_peptide(tmp_path):
         for _ in range(6):
             other.addParticle(1.0)
         create_integrator(bundle, peptide.topology, other)
+
+
+def test_shipped_chignolin_builds_and_minimises():
+    chignolin = peptides.load(peptides.shipped_pdb("chignolin"))
+    assert chignolin.topology.getNumResidues() == 12 and chignolin.system.getNumParticles() == 147
+    assert [r.name for r in chignolin.topology.residues()][1:4] == ["GLY", "TYR", "ASP"]
+    context = openmm.Context(chignolin.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"))
+    context.setPositions(chignolin.positions)
+    openmm.LocalEnergyMinimizer.minimize(context)
+    energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    assert np.isfinite(energy) and energy < 0
