@@ -2,7 +2,7 @@
 
 ``build_extended`` writes a backbone-only PDB of a capped peptide in an extended conformation from
 ideal internal coordinates; pdbfixer then adds side chains and hydrogens.  That is how the shipped
-alanine dipeptide was made, with no download.
+alanine dipeptide and chignolin (GYDPETGTWG) were made, with no download.
 """
 from __future__ import annotations
 
