@@ -7,12 +7,13 @@ Conventions chosen here (and kept everywhere):
 
 - Rg is mass-weighted, about the frame's own centre of mass.
 - The autocorrelation function is the unbiased FFT estimate (mean removed, lag-k sum divided by
-  N - k), normalised to 1 at lag 0.  The relaxation time is by default the integral of the ACF up to
-  its first zero crossing (``method="integral"``); ``method="fit"`` fits exp(-t/tau) to the ACF
+  N - k), normalised to 1 at lag 0.  The relaxation time is by default the lag at which the ACF
+  first falls to 1/e (``method="efold"``, linearly interpolated; exact for an exponential, and robust
+  to the noisy tail of runs only ten or twenty relaxation times long); ``method="integral"``
+  integrates the ACF up to its first zero crossing; ``method="fit"`` fits exp(-t/tau) to the ACF
   where it is above exp(-2), before that crossing.  Rule for short or noisy series: only lags up to
   N // 4 are trusted; a series shorter than ``MIN_FRAMES``, without variance, or whose ACF does not
-  cross zero within N // 4 lags (a series shorter than about four decorrelation times, where
-  removing the mean alone would force a crossing) cannot resolve its relaxation time: NaN.
+  reach 1/e (efold) or zero (integral, fit) within N // 4 lags cannot resolve its relaxation time: NaN.
 - MSD is per particle, averaged over particles and time origins; by default the whole-molecule
   centre of mass is *not* removed (``remove_com=True`` removes it frame by frame).
 - Jensen–Shannon divergences are in bits (base-2 logarithm), so they lie in [0, 1]: 0 for identical
@@ -25,6 +26,7 @@ import numpy as np
 
 MIN_FRAMES = 16
 FIT_FLOOR = float(np.exp(-2.0))
+EFOLD = float(np.exp(-1.0))
 
 
 def _frames(x) -> np.ndarray:
@@ -66,24 +68,26 @@ def autocorrelation(series, max_lag: int | None = None) -> np.ndarray:
     return raw / raw[0]
 
 
-def relaxation_time(series, frame_interval_ps: float, method: str = "integral") -> float:
+def relaxation_time(series, frame_interval_ps: float, method: str = "efold") -> float:
     """Relaxation time (ps) of a series sampled every ``frame_interval_ps`` (see the module rules).
 
     ``integral``: trapezoid integral of the ACF from lag 0 to its first zero crossing (linearly
     interpolated).  ``fit``: least squares of ln ACF = -t/tau over the lags before the crossing
     where the ACF exceeds exp(-2) (the noisy tail left out).  NaN when the series cannot resolve it.
     """
-    if method not in ("integral", "fit"):
-        raise ValueError(f"relaxation_time: method must be 'integral' or 'fit', got {method!r}")
+    if method not in ("efold", "integral", "fit"):
+        raise ValueError(f"relaxation_time: method must be 'efold', 'integral' or 'fit', got {method!r}")
     y = np.asarray(series, dtype=np.float64)
     if y.size < MIN_FRAMES or not np.all(np.isfinite(y)) or np.ptp(y) == 0:
         return float("nan")
     acf = autocorrelation(y, y.size // 4)
-    below = np.flatnonzero(acf <= 0)
+    below = np.flatnonzero(acf <= (EFOLD if method == "efold" else 0.0))
     if below.size == 0:
         return float("nan")
     c = int(below[0])
     a0, a1 = acf[c - 1], acf[c]
+    if method == "efold":
+        return float((c - 1 + (a0 - EFOLD) / (a0 - a1)) * frame_interval_ps)
     crossing = c - 1 + a0 / (a0 - a1)  # lag where the interpolated ACF reaches zero
     if method == "integral":
         area = np.trapezoid(acf[:c]) + 0.5 * a0 * (crossing - (c - 1))

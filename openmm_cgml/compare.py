@@ -196,7 +196,7 @@ def _metrics(cg: BeadTrajectory, ref: BeadTrajectory, masses, bonds, bins, perce
         sides[name] = {"label": t.label, "frames": int(len(rg)), "frame_interval_ps": t.interval_ps,
                        "rg_mean_nm": float(rg.mean()), "rg_std_nm": float(rg.std()),
                        "rg2_relaxation_ps": analysis.relaxation_time(rg ** 2, t.interval_ps),
-                       "rg2_relaxation_fit_ps": analysis.relaxation_time(rg ** 2, t.interval_ps, "fit"),
+                       "rg2_relaxation_integral_ps": analysis.relaxation_time(rg ** 2, t.interval_ps, "integral"),
                        "bond_length_mean_nm": _mean(d["bonds"]), "bond_angle_mean_deg": _mean(d["angles"]),
                        "msd_last_nm2": float(d["msd"][1][-1]), "msd_last_lag_ps": float(d["msd"][0][-1]),
                        "collisions_per_frame": float(hits.mean()), "frames_with_collision": float((hits > 0).mean())}
@@ -288,8 +288,8 @@ def _markdown(r: dict) -> str:
     c, m, s, h, js = r["cg"], r["classical"], r["speed"], r["handoff"], r["js_divergence_bits"]
     rows = [("frames", c["frames"], m["frames"]), ("frame interval (ps)", f(c["frame_interval_ps"]), f(m["frame_interval_ps"])),
             ("Rg mean ± std (nm)", f"{f(c['rg_mean_nm'])} ± {f(c['rg_std_nm'])}", f"{f(m['rg_mean_nm'])} ± {f(m['rg_std_nm'])}"),
-            ("Rg² relaxation, ACF integral (ps)", f(c["rg2_relaxation_ps"]), f(m["rg2_relaxation_ps"])),
-            ("Rg² relaxation, exp fit (ps)", f(c["rg2_relaxation_fit_ps"]), f(m["rg2_relaxation_fit_ps"])),
+            ("Rg² relaxation, ACF to 1/e (ps)", f(c["rg2_relaxation_ps"]), f(m["rg2_relaxation_ps"])),
+            ("Rg² relaxation, ACF integral (ps)", f(c["rg2_relaxation_integral_ps"]), f(m["rg2_relaxation_integral_ps"])),
             ("mean CG bond length (nm)", f(c["bond_length_mean_nm"]), f(m["bond_length_mean_nm"])),
             ("mean CG bond angle (°)", f(c["bond_angle_mean_deg"]), f(m["bond_angle_mean_deg"])),
             (f"bead MSD at {f(c['msd_last_lag_ps'])} / {f(m['msd_last_lag_ps'])} ps (nm²)", f(c["msd_last_nm2"]), f(m["msd_last_nm2"])),
