@@ -1,0 +1,172 @@
+"""Graphs for the networks, in plain torch so that they script into bundles (no torch-cluster ops).
+
+- ``radius_graph``: pairs closer than a cutoff; brute force for small systems, a sorted cell list
+  (cost linear in the number of points) above ``brute_force_max`` points.
+- ``bond_hops``: atoms within a few bonds of each other, with the number of bonds between them
+  (the atom-level neighbourhood of ``embed``, which gets no positions).
+- ``bead_graph``: radius pairs and CG bonds together, each edge flagged as bond or not.
+
+Edges are returned as ``(2, E)`` int64 tensors listing both directions of every pair, without self
+loops; ``edge_index[0]`` receives the message sent by ``edge_index[1]``.  Points of different
+graphs of a batch (``batch`` differs) are never joined.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+# Above this many points radius_graph switches from the dense distance matrix to the cell list.
+BRUTE_FORCE_MAX = 256
+
+
+def _limit_neighbors(edge_index: Tensor, distance: Tensor, n: int, max_neighbors: int) -> Tensor:
+    """Keep, for every receiving point, its ``max_neighbors`` nearest senders."""
+    if max_neighbors <= 0 or edge_index.shape[1] == 0:
+        return edge_index
+    by_distance = torch.argsort(distance)
+    edge_index = edge_index[:, by_distance]
+    by_receiver = torch.sort(edge_index[0], stable=True)[1]
+    edge_index = edge_index[:, by_receiver]
+    counts = torch.bincount(edge_index[0], minlength=n)
+    first = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(edge_index.shape[1], device=edge_index.device) - first[edge_index[0]]
+    return edge_index[:, rank < max_neighbors]
+
+
+def _squared_distance(a: Tensor, b: Tensor) -> Tensor:
+    """|a - b|² over the last axis, summed in one fixed order (both search methods must agree)."""
+    d = a - b
+    return d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] + d[..., 2] * d[..., 2]
+
+
+def _brute_force(pos: Tensor, cutoff: float, batch: Tensor) -> Tensor:
+    close = _squared_distance(pos.unsqueeze(0), pos.unsqueeze(1)) < cutoff * cutoff
+    close &= batch.unsqueeze(0) == batch.unsqueeze(1)
+    close.fill_diagonal_(False)
+    return close.nonzero().t().contiguous()
+
+
+def _cell_list(pos: Tensor, cutoff: float, batch: Tensor) -> Tensor:
+    """Pairs from neighbouring cells of side ``cutoff``, each pair found once (half shell), then
+    both directions.  Points are sorted by cell key (graph, x, y, z), so the three cells of a
+    z-column are one contiguous run found by binary search: no dense grid is allocated however
+    spread out the points are, and the cost grows as n log n."""
+    n = pos.shape[0]
+    device = pos.device
+    cell = torch.floor((pos - pos.min(0)[0]) / cutoff).long() + 1  # margin of one empty cell each side
+    size = cell.max(0)[0] + 2
+    key = ((batch * size[0] + cell[:, 0]) * size[1] + cell[:, 1]) * size[2] + cell[:, 2]
+    sorted_key, order = torch.sort(key)
+    cell = cell[order]
+    graph = batch[order]
+    spos = pos[order]
+    # Forward columns (dx, dy) of the half shell; the own column (0, 0) is handled apart.
+    dx = torch.tensor([1, 1, 1, 0], device=device)
+    dy = torch.tensor([-1, 0, 1, 1], device=device)
+    column = ((graph.unsqueeze(1) * size[0] + cell[:, :1] + dx) * size[1] + cell[:, 1:2] + dy) * size[2]
+    low = torch.searchsorted(sorted_key, column + cell[:, 2:] - 1)
+    high = torch.searchsorted(sorted_key, column + cell[:, 2:] + 1, right=True)
+    own_high = torch.searchsorted(sorted_key, sorted_key + 1, right=True)  # own cell and the cell above
+    index = torch.arange(n, device=device)
+    low = torch.cat([low, (index + 1).unsqueeze(1)], 1).reshape(-1)
+    high = torch.cat([high, own_high.unsqueeze(1)], 1).reshape(-1)
+    count = high - low
+    first = torch.cumsum(count, 0) - count
+    total = int(count.sum())
+    receiver = index.repeat_interleave(5).repeat_interleave(count)
+    sender = torch.arange(total, device=device) - first.repeat_interleave(count) + low.repeat_interleave(count)
+    keep = _squared_distance(spos[sender], spos[receiver]) < cutoff * cutoff
+    receiver = order[receiver[keep]]
+    sender = order[sender[keep]]
+    return torch.stack([torch.cat([receiver, sender]), torch.cat([sender, receiver])])
+
+
+def radius_graph(pos: Tensor, cutoff: float, batch: Optional[Tensor] = None, max_neighbors: int = -1,
+                 brute_force_max: int = BRUTE_FORCE_MAX) -> Tensor:
+    """Directed pairs (i, j), i != j, with |pos[i] - pos[j]| < cutoff and batch[i] == batch[j].
+
+    ``pos`` is (n, 3); ``batch`` (n,) int64 names the graph of each point (default: one graph).
+    ``max_neighbors > 0`` keeps the nearest ones per receiver.  Brute force (O(n²) memory) for
+    n <= ``brute_force_max``, otherwise a cell list (O(n log n)); both give the same edge set.
+    Edges come sorted by receiver, then sender.
+    """
+    n = pos.shape[0]
+    if batch is None:
+        batch = torch.zeros(n, dtype=torch.long, device=pos.device)
+    if n == 0:
+        return torch.zeros((2, 0), dtype=torch.long, device=pos.device)
+    pos = pos.detach()
+    if n <= brute_force_max:
+        edge_index = _brute_force(pos, cutoff, batch)
+    else:
+        edge_index = _cell_list(pos, cutoff, batch)
+    edge_index = edge_index[:, torch.argsort(edge_index[0] * n + edge_index[1])]
+    if max_neighbors > 0:
+        distance = _squared_distance(pos[edge_index[1]], pos[edge_index[0]])
+        edge_index = _limit_neighbors(edge_index, distance, n, max_neighbors)
+    return edge_index
+
+
+def symmetrize(bonds: Tensor) -> Tensor:
+    """Both directions of every bond, self bonds dropped: (2, E) -> (2, 2E')."""
+    bonds = bonds[:, bonds[0] != bonds[1]]
+    return torch.cat([bonds, bonds.flip(0)], 1)
+
+
+def bond_hops(bonds: Tensor, n: int, max_hops: int) -> Tuple[Tensor, Tensor]:
+    """Directed pairs of the ``n`` atoms at most ``max_hops`` bonds apart, and that bond distance.
+
+    ``bonds`` (2, E) lists each bond once (either order).  Returns ``edge_index`` (2, M) and ``hops``
+    (M,) int64 in 1..max_hops (the shortest path length), sorted by receiver then sender.
+    """
+    adjacency = symmetrize(bonds)
+    keys = torch.unique(adjacency[0] * n + adjacency[1])
+    adjacency = torch.stack([keys // n, keys % n])
+    known = torch.cat([torch.arange(n, device=bonds.device) * (n + 1), keys])  # self pairs and hop-1 pairs
+    hops = torch.ones(keys.shape[0], dtype=torch.long, device=bonds.device)
+    all_keys = [keys]
+    all_hops = [hops]
+    # Compressed rows of the adjacency, to walk one more bond from the end of every frontier pair.
+    degree = torch.bincount(adjacency[0], minlength=n)
+    row_start = torch.cumsum(degree, 0) - degree
+    frontier = adjacency
+    for hop in range(2, max_hops + 1):
+        if frontier.shape[1] == 0:
+            break
+        count = degree[frontier[1]]
+        total = int(count.sum())
+        first = torch.cumsum(count, 0) - count
+        within = torch.arange(total, device=bonds.device) - first.repeat_interleave(count)
+        start = frontier[0].repeat_interleave(count)
+        end = adjacency[1][row_start[frontier[1]].repeat_interleave(count) + within]
+        new = torch.unique(start * n + end)
+        new = new[~torch.isin(new, known)]
+        known = torch.cat([known, new])
+        all_keys.append(new)
+        all_hops.append(torch.full_like(new, hop))
+        frontier = torch.stack([new // n, new % n])
+    keys = torch.cat(all_keys)
+    hops = torch.cat(all_hops)
+    order = torch.argsort(keys)
+    keys = keys[order]
+    return torch.stack([keys // n, keys % n]), hops[order]
+
+
+def bead_graph(pos: Tensor, bonds: Tensor, cutoff: float, batch: Optional[Tensor] = None,
+               max_neighbors: int = -1, brute_force_max: int = BRUTE_FORCE_MAX) -> Tuple[Tensor, Tensor]:
+    """Radius pairs plus CG bonds (bonded beads are joined at any distance).
+
+    Returns ``edge_index`` (2, E) and ``is_bond`` (E,) in pos's dtype (1 for a bond, 0 otherwise).
+    """
+    n = pos.shape[0]
+    near = radius_graph(pos, cutoff, batch, max_neighbors, brute_force_max)
+    bonded = symmetrize(bonds)
+    keys = torch.cat([near[0] * n + near[1], bonded[0] * n + bonded[1]])
+    flags = torch.cat([torch.zeros(near.shape[1], dtype=pos.dtype, device=pos.device),
+                       torch.ones(bonded.shape[1], dtype=pos.dtype, device=pos.device)])
+    unique, inverse = torch.unique(keys, return_inverse=True)
+    is_bond = torch.zeros(unique.shape[0], dtype=pos.dtype, device=pos.device)
+    is_bond = is_bond.scatter_reduce(0, inverse, flags, "amax", include_self=True)
+    return torch.stack([unique // n, unique % n]), is_bond

@@ -1,0 +1,147 @@
+"""The propagator: embedding, dynamics and score networks behind the bundle contract.
+
+``embed`` runs the embedding GNN once per system.  ``step`` predicts the Gaussian of the next
+acceleration, samples the next positions
+
+    x_{t+1} = x_t + (x_t − x_{t−1}) + mean + std · ξ,     ξ ~ N(0, 1) per bead and axis
+
+(no velocity term when k = 1), then refines them with ``score_calls`` denoising steps on a
+decreasing ladder of noise levels σ_i:  x ← x + α σ_i² s(x, σ_i)  (a damped Tweedie step), which
+pushes beads out of collisions.  Networks compute in their parameter dtype (float32 by default);
+positions, velocities and updates are kept in the input's dtype (float64 from the integrator).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .dynamics import BeadDynamics
+from .embedding import AtomEmbedding
+from .neighbors import BRUTE_FORCE_MAX, bead_graph
+from .score import ScoreNet
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and settings of the three networks and of sampling (lengths in nm, times in ps)."""
+
+    history_length: int = 4          # k frames in, oldest first
+    timestep_ps: float = 1.0         # the CG step of the training data
+    hidden: int = 32                 # feature width H of every network (and of the bead embedding)
+    atom_layers: int = 2
+    atom_hops: int = 3               # atoms within this many bonds are neighbours in the embedding GNN
+    dynamics_layers: int = 3
+    score_layers: int = 2
+    cutoff_nm: float = 1.0           # bead neighbour cutoff (CG bonds are edges at any length)
+    max_neighbors: int = -1          # nearest neighbours kept per bead; -1 keeps all within the cutoff
+    n_basis: int = 16                # Gaussian radial basis functions
+    n_elements: int = 119            # vocabulary of atomic numbers (larger ones share the last entry)
+    max_bond_count: int = 8          # vocabulary of bond counts
+    neighbor_norm: float = 16.0      # messages are summed and divided by this
+    min_std: float = 0.01            # floor of the predicted spread, in units of the acceleration scale
+    score_calls: int = 3             # denoising steps inside step(); 0 samples the Gaussian only
+    score_sigma_max: float = 0.5     # noise ladder of the refinement, in units of the displacement scale
+    score_sigma_min: float = 0.1
+    score_step: float = 0.5          # α of the refinement step
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"ModelConfig: unknown settings {unknown}")
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def sigma_ladder(self) -> List[float]:
+        """The refinement's noise levels, largest first, in units of the displacement scale."""
+        if self.score_calls <= 0:
+            return []
+        if self.score_calls == 1:
+            return [float(self.score_sigma_min)]
+        ratio = math.log(self.score_sigma_min / self.score_sigma_max) / (self.score_calls - 1)
+        return [float(self.score_sigma_max * math.exp(i * ratio)) for i in range(self.score_calls)]
+
+
+class Propagator(nn.Module):
+    """The three networks and the sampling loop; ``torch.jit.script`` it to get a bundle module."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        c = config
+        if c.history_length < 1:
+            raise ValueError(f"history_length must be >= 1, got {c.history_length}")
+        self.history_length = int(c.history_length)
+        self.timestep_ps = float(c.timestep_ps)
+        self.cutoff_nm = float(c.cutoff_nm)
+        self.max_neighbors = int(c.max_neighbors)
+        self.brute_force_max = int(BRUTE_FORCE_MAX)
+        self.score_sigmas: List[float] = c.sigma_ladder()
+        self.score_step = float(c.score_step)
+        self.embedding = AtomEmbedding(c.hidden, c.atom_layers, c.atom_hops, c.n_elements, c.max_bond_count)
+        self.dynamics = BeadDynamics(c.hidden, c.history_length, c.dynamics_layers, c.cutoff_nm, c.n_basis,
+                                     c.neighbor_norm, c.min_std)
+        self.score = ScoreNet(c.hidden, c.hidden + 1, 2, c.score_layers, c.cutoff_nm, c.n_basis, c.neighbor_norm)
+
+    def set_scales(self, displacement_nm: float, acceleration_nm: float) -> None:
+        """Length units of the networks: rms displacement and rms acceleration per CG step (nm)."""
+        if not (displacement_nm > 0 and acceleration_nm > 0):
+            raise ValueError(f"scales must be positive, got {displacement_nm}, {acceleration_nm}")
+        self.dynamics.displacement_scale.fill_(displacement_nm)
+        self.dynamics.acceleration_scale.fill_(acceleration_nm)
+        self.score.length_scale.fill_(displacement_nm)
+
+    def graph(self, positions: Tensor, bead_bonds: Tensor, batch: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Bead graph at ``positions``: radius edges within the cutoff plus the CG bonds."""
+        return bead_graph(positions, bead_bonds, self.cutoff_nm, batch, self.max_neighbors, self.brute_force_max)
+
+    def predict(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, batch: Optional[Tensor]
+                ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Predicted next positions' mean (n, 3, history's dtype), the mean acceleration (n, 3) and
+        spread (n,) in the network's dtype, and the latent features (n, H)."""
+        x = history[-1]
+        edge_index, is_bond = self.graph(x, bead_bonds, batch)
+        acceleration, std, latent = self.dynamics(bead_embedding, history, edge_index, is_bond)
+        mean = x + acceleration.to(x.dtype)
+        if history.shape[0] > 1:
+            mean = mean + (x - history[-2])
+        return mean, acceleration, std, latent
+
+    def score_at(self, positions: Tensor, sigma: Tensor, newest: Tensor, mean: Tensor, std: Tensor,
+                 latent: Tensor, bead_bonds: Tensor, batch: Optional[Tensor]) -> Tensor:
+        """Score (n, 3) at noisy ``positions`` for noise levels ``sigma`` (n,), given the newest frame
+        and the prediction.  Conditioning: the offset from the predicted mean in units of the total
+        spread √(std² + σ²) and the step from the newest frame; the latent features and log std."""
+        edge_index, is_bond = self.graph(positions, bead_bonds, batch)
+        dtype = std.dtype
+        scale = self.score.length_scale
+        spread = torch.sqrt(std * std + sigma.to(dtype) ** 2).unsqueeze(1)
+        vectors = torch.stack([(positions - mean).to(dtype) / spread, (positions - newest).to(dtype) / scale], -1)
+        conditioning = torch.cat([latent, torch.log(std / scale).unsqueeze(1)], 1)
+        return self.score(positions, sigma, conditioning, vectors, edge_index, is_bond)
+
+    @torch.jit.export
+    def embed(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor) -> Tensor:
+        """Bead embeddings (n_beads, H) from the atom graph; run once per system."""
+        return self.embedding(atom_features, atom_bonds, bead_of_atom, atom_masses)
+
+    @torch.jit.export
+    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+        """Next bead positions (n_beads, 3) in the history's dtype, from history (k, n_beads, 3) nm."""
+        mean, acceleration, std, latent = self.predict(bead_embedding, history, bead_bonds, None)
+        x = history[-1]
+        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
+        positions = mean + std.to(x.dtype).unsqueeze(1) * noise
+        scale = self.score.length_scale
+        for fraction in self.score_sigmas:
+            sigma = (scale * fraction).expand(x.shape[0])
+            score = self.score_at(positions, sigma, x, mean, std, latent, bead_bonds, None)
+            positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(x.dtype)
+        return positions

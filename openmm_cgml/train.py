@@ -1,0 +1,406 @@
+"""Training the propagator end to end: Gaussian NLL of the acceleration plus denoising score matching.
+
+One optimiser (Adam, cosine schedule, gradient clipping) over the embedding, dynamics and score
+networks.  Data are ``torch.utils.data.Dataset``s of single-window ``data.WindowBatch`` items,
+batched with ``data.collate``; with several processes (``torchrun --nproc_per_node=N -m
+openmm_cgml.train ...`` or ``cgml train --nproc N``) it runs DistributedDataParallel (gloo on CPU,
+NCCL on GPU).  Checkpoints hold tensors, numbers and JSON strings only and load with
+``torch.load(..., weights_only=True)``; the configuration is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from .data import WindowBatch, collate
+from .nn import ModelConfig, Propagator
+
+CHECKPOINT_FORMAT = "openmm-cgml-checkpoint-1"
+METRICS = ("loss", "nll", "dsm", "mse")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and augmentation settings.  Noise levels are in units of the displacement scale
+    (the rms displacement per CG step of the training data), so they carry over between systems."""
+
+    epochs: int = 20
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_min: float = 1e-5             # end of the cosine schedule
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0           # gradient clipping (global norm)
+    score_weight: float = 1.0        # weight of the denoising score matching loss
+    sigma_min: float = 0.05          # noise levels of score matching, log-uniform in [sigma_min, sigma_max]
+    sigma_max: float = 1.0
+    input_noise: float = 0.05        # std of the Gaussian noise added to history frames
+    truncate_prob: float = 0.25      # chance that a window's history is cut short (oldest frames copied)
+    scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
+    seed: int = 0
+    num_workers: int = 0             # DataLoader workers per process
+    cg_stride: int = 1               # passed to data.load_windows by the command line
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}")
+        return cls(**values)
+
+
+def load_config(path) -> tuple[ModelConfig, TrainConfig]:
+    """A JSON file ``{"model": {...}, "train": {...}}``; settings left out take their defaults."""
+    values = json.loads(Path(path).read_text())
+    unknown = sorted(set(values) - {"model", "train", "description"})
+    if unknown:
+        raise ValueError(f"{path}: unknown sections {unknown}")
+    return ModelConfig.from_dict(values.get("model", {})), TrainConfig.from_dict(values.get("train", {}))
+
+
+# ---------------------------------------------------------------------------------------- losses
+
+def measure_scales(dataset: Dataset, n_windows: int) -> tuple[float, float]:
+    """RMS displacement (x_{t+1} − x_t) and acceleration (x_{t+1} − 2x_t + x_{t−1}) per component, nm,
+    over the first ``n_windows`` windows (the same windows on every process)."""
+    displacement, acceleration, count = 0.0, 0.0, 0
+    for i in range(min(len(dataset), n_windows)):
+        w = dataset[i]
+        x = w.history[-1]
+        step = w.target - x
+        accel = step - (x - w.history[-2]) if w.history.shape[0] > 1 else step
+        displacement += float((step ** 2).sum())
+        acceleration += float((accel ** 2).sum())
+        count += step.numel()
+    if count == 0:
+        raise ValueError("measure_scales: the training set is empty")
+    return max(math.sqrt(displacement / count), 1e-6), max(math.sqrt(acceleration / count), 1e-6)
+
+
+def augment_history(history: Tensor, bead_graph: Tensor, n_graphs: int, truncate_prob: float,
+                    noise_nm: float) -> Tensor:
+    """Cut the history of some windows short (the oldest frames replaced by copies of the first frame
+    kept, as the integrator does after setPositions) and add Gaussian noise to every frame."""
+    k = history.shape[0]
+    if k > 1 and truncate_prob > 0:
+        kept = torch.randint(1, k + 1, (n_graphs,), device=history.device)
+        kept = torch.where(torch.rand(n_graphs, device=history.device) < truncate_prob, kept, torch.full_like(kept, k))
+        first = (k - kept)[bead_graph]                                   # (n_beads,)
+        frame = torch.maximum(torch.arange(k, device=history.device).unsqueeze(1), first.unsqueeze(0))
+        history = history.gather(0, frame.unsqueeze(-1).expand(-1, -1, 3))
+    if noise_nm > 0:
+        history = history + noise_nm * torch.randn_like(history)
+    return history
+
+
+class Objective(nn.Module):
+    """The training loss of a Propagator on one batch (the module DDP wraps)."""
+
+    def __init__(self, model: Propagator, config: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.config = config
+
+    def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
+                bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
+                augment: bool) -> Tensor:
+        """Returns [loss, nll, dsm, mse] (nll per bead and axis, dsm and mse per axis, dimensionless)."""
+        c, m = self.config, self.model
+        scale = float(m.dynamics.displacement_scale)
+        accel_scale = m.dynamics.acceleration_scale
+        if augment:
+            history = augment_history(history, bead_graph, n_graphs, c.truncate_prob, c.input_noise * scale)
+        embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
+        mean, acceleration, std, latent = m.predict(embedding, history, bead_bonds, bead_graph)
+        x = history[-1]
+        # The acceleration the prediction should have had, relative to the (augmented) history.
+        residual = ((target - mean).to(std.dtype)) / accel_scale
+        sd = std / accel_scale
+        nll = (0.5 * (residual ** 2).sum(1) / sd ** 2 + 3 * torch.log(sd)).mean() / 3 + 0.5 * math.log(2 * math.pi)
+        mse = (residual ** 2).mean()
+        # Denoising score matching on the target positions, one noise level per window.
+        u = torch.rand(n_graphs, dtype=target.dtype, device=target.device)
+        sigma = (scale * torch.exp(math.log(c.sigma_min) + u * math.log(c.sigma_max / c.sigma_min)))[bead_graph]
+        eps = torch.randn_like(target)
+        noisy = target + sigma.unsqueeze(1) * eps
+        score = m.score_at(noisy, sigma, x, mean, std, latent, bead_bonds, bead_graph)
+        s = sigma.to(score.dtype).unsqueeze(1)
+        dsm = ((s * score + eps.to(score.dtype)) ** 2).mean()
+        return torch.stack([nll + c.score_weight * dsm, nll, dsm, mse])
+
+
+def batch_losses(objective: nn.Module, batch: WindowBatch, augment: bool) -> Tensor:
+    return objective(batch.atom_features, batch.atom_bonds, batch.bead_of_atom, batch.atom_masses, batch.bead_bonds,
+                     batch.bead_graph, batch.history, batch.target, batch.n_graphs, augment)
+
+
+# ----------------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path, model: Propagator, model_config: ModelConfig, train_config: TrainConfig,
+                    optimizer=None, scheduler=None, epoch: int = 0, best_val: float = math.inf,
+                    history: Optional[list] = None, data_metadata: Optional[dict] = None) -> Path:
+    """Write state dicts, counters and JSON strings (nothing that needs pickle to load), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": model_config.to_json(),
+        "train_config": json.dumps(asdict(train_config), sort_keys=True),
+        "model": model.state_dict(),
+        "epoch": int(epoch),
+        "best_val": float(best_val),
+        "history": json.dumps(history or []),
+        "data": json.dumps(data_metadata or {}, sort_keys=True),
+    }
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    partial = path.with_suffix(path.suffix + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+    return path
+
+
+def load_checkpoint(path) -> dict:
+    """The checkpoint's contents with the JSON fields decoded (``weights_only`` loading)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not an openmm-cgml checkpoint (format {state.get('format')!r})")
+    state["model_config"] = ModelConfig.from_dict(json.loads(state["model_config"]))
+    state["train_config"] = TrainConfig.from_dict(json.loads(state["train_config"]))
+    state["history"] = json.loads(state["history"])
+    state["data"] = json.loads(state["data"])
+    return state
+
+
+def model_from_checkpoint(path) -> tuple[Propagator, dict]:
+    """The trained Propagator (float32, eval mode) and the decoded checkpoint."""
+    state = load_checkpoint(path)
+    model = Propagator(state["model_config"])
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+# -------------------------------------------------------------------------------------- training
+
+def _distributed(device: str) -> tuple[int, int, bool]:
+    """(rank, world size, whether this call initialised the process group) from torchrun's env;
+    NCCL when training on GPUs, gloo on CPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        return dist.get_rank(), world, True
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), False
+    return 0, 1, False
+
+
+def _evaluate(objective: nn.Module, loader: DataLoader, device, seed: int) -> dict:
+    """Mean losses over the loader (bead-weighted, summed over processes), with fixed random draws."""
+    totals = torch.zeros(len(METRICS) + 1, dtype=torch.float64, device=device)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for batch in loader:
+            batch = batch.to(device)
+            losses = batch_losses(objective, batch, augment=False).double()
+            totals[:-1] += losses * batch.n_beads
+            totals[-1] += batch.n_beads
+    if dist.is_initialized():
+        dist.all_reduce(totals)
+    return {name: float(totals[i] / totals[-1].clamp_min(1)) for i, name in enumerate(METRICS)}
+
+
+def evaluate(model: Propagator, dataset: Dataset, config: TrainConfig, device: str = "cpu") -> dict:
+    """Mean losses of ``model`` on ``dataset`` without augmentation (fixed noise draws, seeded by config.seed)."""
+    model.eval()
+    loader = DataLoader(dataset, config.batch_size, collate_fn=collate)
+    return _evaluate(Objective(model.to(device), config), loader, device, config.seed)
+
+
+def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset, val_set: Optional[Dataset],
+        out_dir, resume=None, data_metadata: Optional[dict] = None, device: str = "cpu",
+        progress: bool = True, stop_after: Optional[int] = None) -> dict:
+    """Train, validate each epoch, keep ``last.pt`` and ``best.pt`` in ``out_dir``; returns a summary
+    (best_val, epochs, history of per-epoch metrics, model: the final Propagator, best/last paths).
+
+    ``resume``: a checkpoint to continue from (model, optimiser, schedule, epoch and best loss); a
+    larger ``train_config.epochs`` than the checkpoint's stretches the cosine schedule to the new end.
+    ``data_metadata`` (default: ``train_set.metadata`` if it has one) is kept in the checkpoints for
+    the bundle's metadata (mapping settings, CG step, data summary).
+    ``stop_after``: run at most this many epochs in this call (for time-limited jobs; resume later).
+    Under torchrun (WORLD_SIZE > 1) every process calls this with the same arguments.
+    """
+    rank, world, initialised = _distributed(device)
+    if device == "cuda":
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    out_dir = Path(out_dir)
+    c = train_config
+    if len(train_set) == 0:
+        raise ValueError("fit: the training set is empty")
+    ladder = model_config.sigma_ladder()
+    if ladder and not (c.sigma_min <= min(ladder) and max(ladder) <= c.sigma_max):
+        raise ValueError(f"the refinement's noise ladder {ladder} lies outside the trained range "
+                         f"[{c.sigma_min}, {c.sigma_max}]")
+    torch.manual_seed(c.seed)  # the same initial weights on every process
+    model = Propagator(model_config)
+    state = load_checkpoint(resume) if resume else None
+    if state is not None:
+        if state["model_config"] != model_config:
+            raise ValueError(f"{resume}: trained with model settings {state['model_config']}, not {model_config}")
+        model.load_state_dict(state["model"])
+    else:
+        model.set_scales(*measure_scales(train_set, c.scale_windows))
+    model.to(device)
+    objective = Objective(model, c)
+    if world > 1:
+        objective = nn.parallel.DistributedDataParallel(objective, device_ids=[device] if device != "cpu" else None)
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=c.seed) if world > 1 else None
+    train_loader = DataLoader(train_set, c.batch_size, shuffle=sampler is None, sampler=sampler,
+                              collate_fn=collate, num_workers=c.num_workers)
+    val_loader = None
+    if val_set is not None and len(val_set):
+        val_sampler = DistributedSampler(val_set, world, rank, shuffle=False) if world > 1 else None
+        val_loader = DataLoader(val_set, c.batch_size, sampler=val_sampler, collate_fn=collate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, c.epochs * len(train_loader)), c.lr_min)
+    start, best, history = 0, math.inf, []
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scheduler.T_max = max(1, c.epochs * len(train_loader))
+        start, best, history = state["epoch"], state["best_val"], state["history"]
+    metadata = dict(data_metadata if data_metadata is not None else getattr(train_set, "metadata", None) or {})
+    metadata.setdefault("train_windows", len(train_set))
+    metadata.setdefault("val_windows", len(val_set) if val_set is not None else 0)
+    end = c.epochs if stop_after is None else min(c.epochs, start + stop_after)
+    for epoch in range(start, end):
+        # Random draws (shuffling, augmentation, noise) differ per process and epoch, and a resumed
+        # run draws what the uninterrupted run would have.
+        torch.manual_seed(c.seed + 1 + rank + 7919 * epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        model.train()
+        sums = torch.zeros(len(METRICS), dtype=torch.float64)
+        tic = time.perf_counter()
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not progress or rank != 0,
+                   leave=False, dynamic_ncols=True)
+        for i, batch in enumerate(bar):
+            losses = batch_losses(objective, batch.to(device), augment=True)
+            optimizer.zero_grad(set_to_none=True)
+            losses[0].backward()
+            nn.utils.clip_grad_norm_(model.parameters(), c.clip_norm)
+            optimizer.step()
+            scheduler.step()
+            sums += losses.detach().double().cpu()
+            bar.set_postfix({name: f"{float(sums[j]) / (i + 1):.3f}" for j, name in enumerate(METRICS)})
+        record = {"epoch": epoch + 1, "seconds": time.perf_counter() - tic, "lr": scheduler.get_last_lr()[0],
+                  **{f"train_{name}": float(sums[j]) / max(1, len(train_loader)) for j, name in enumerate(METRICS)}}
+        if val_loader is not None:
+            model.eval()
+            record.update({f"val_{name}": value for name, value in _evaluate(objective, val_loader, device, c.seed).items()})
+        history.append(record)
+        score = record.get("val_loss", record["train_loss"])
+        improved = score < best
+        best = min(best, score)
+        if rank == 0:
+            if progress:
+                print(" ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                               for key, value in record.items()), flush=True)
+            if improved:
+                save_checkpoint(out_dir / "best.pt", model, model_config, c, None, None, epoch + 1, best, history, metadata)
+            save_checkpoint(out_dir / "last.pt", model, model_config, c, optimizer, scheduler, epoch + 1, best, history, metadata)
+            (out_dir / "metrics.json").write_text(json.dumps(history, indent=1))
+    summary = {"best_val": best, "epochs": len(history), "history": history, "model": model.eval(),
+               "best": str(out_dir / "best.pt"), "last": str(out_dir / "last.pt")}
+    if initialised:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+# ---------------------------------------------------------------------------------- command line
+
+def load_split(data_dir, split: str, model_config: ModelConfig, train_config: TrainConfig) -> Dataset:
+    """The windows of one split through ``data.load_windows`` (the dataset module's loader)."""
+    from . import data
+    loader = getattr(data, "load_windows", None)
+    if loader is None:
+        raise RuntimeError("openmm_cgml.data has no load_windows(); build a dataset first")
+    return loader(data_dir, split, history_length=model_config.history_length, cg_stride=train_config.cg_stride)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="dataset folder (as written by the data module)")
+    parser.add_argument("--config", required=True, help="JSON file with 'model' and 'train' sections (configs/*.json)")
+    parser.add_argument("--out", default="out/train", help="folder for checkpoints and metrics")
+    parser.add_argument("--resume", help="checkpoint to continue from (e.g. OUT/last.pt)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel via torchrun)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train from parsed arguments; relaunches itself under torchrun when --nproc > 1."""
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
+                   "-m", "openmm_cgml.train", *_as_argv(args)]
+        return subprocess.call(command)
+    model_config, train_config = load_config(args.config)
+    if args.epochs is not None:
+        train_config.epochs = args.epochs
+    train_set = load_split(args.data, "train", model_config, train_config)
+    val_set = load_split(args.data, "val", model_config, train_config)
+    metadata = dict(getattr(train_set, "metadata", None) or {})
+    timestep = metadata.get("timestep_ps")
+    if timestep is not None and float(timestep) != model_config.timestep_ps:
+        model_config.timestep_ps = float(timestep)
+    summary = fit(model_config, train_config, train_set, val_set, args.out, args.resume, metadata,
+                  args.device, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"best validation loss {summary['best_val']:.4f}; checkpoints in {args.out}")
+    return 0
+
+
+def _as_argv(args: argparse.Namespace) -> list[str]:
+    """The arguments of one process of a multi-process run (everything but --nproc)."""
+    argv = [str(args.data), "--config", str(args.config), "--out", str(args.out), "--device", args.device]
+    if args.resume:
+        argv += ["--resume", str(args.resume)]
+    if args.epochs is not None:
+        argv += ["--epochs", str(args.epochs)]
+    if args.no_progress:
+        argv.append("--no-progress")
+    return argv
+
+
+def add_cli(commands) -> None:
+    parser = commands.add_parser("train", help="train the embedding, dynamics and score networks")
+    _add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m openmm_cgml.train", description="Train a CG propagator")
+    _add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

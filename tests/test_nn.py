@@ -1,0 +1,238 @@
+"""The networks: E(3) and permutation equivariance, neighbour search, TorchScript and freezing."""
+import math
+
+import pytest
+import torch
+
+from openmm_cgml.nn import (AtomEmbedding, BeadDynamics, ModelConfig, Propagator, ScoreNet, bead_graph, bond_hops,
+                            radius_graph)
+
+PRESERVED = ["embed", "step", "history_length", "timestep_ps"]
+HIDDEN = 16
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def orthogonal(seed: int, reflect: bool) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)))
+    q = q * torch.sign(torch.diagonal(r))
+    if (torch.det(q) < 0) != reflect:
+        q = q * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
+    return q
+
+
+TRANSFORMS = [pytest.param(orthogonal(1, False), id="rotation"), pytest.param(orthogonal(2, True), id="reflection"),
+              pytest.param(torch.eye(3, dtype=torch.float64), id="translation")]
+SHIFT = torch.tensor([3.0, -1.5, 0.7], dtype=torch.float64)
+
+
+def chain(n_beads: int = 12, k: int = 3, seed: int = 0):
+    """A wiggly bead chain with history (k, n, 3), its bonds, and two atoms per bead."""
+    g = torch.Generator().manual_seed(seed)
+    steps = torch.randn(n_beads, 3, dtype=torch.float64, generator=g)
+    x = torch.cumsum(0.38 * steps / steps.norm(dim=1, keepdim=True), 0)
+    history = x + torch.cumsum(0.05 * torch.randn(k, n_beads, 3, dtype=torch.float64, generator=g), 0)
+    bonds = torch.stack([torch.arange(n_beads - 1), torch.arange(1, n_beads)])
+    n_atoms = 2 * n_beads
+    features = torch.stack([torch.randint(1, 9, (n_atoms,), generator=g), torch.randint(1, 4, (n_atoms,), generator=g)], 1)
+    atom_bonds = torch.stack([torch.arange(n_atoms - 1), torch.arange(1, n_atoms)])
+    masses = 1.0 + 15.0 * torch.rand(n_atoms, dtype=torch.float64, generator=g)
+    return history, bonds, (features, atom_bonds, torch.arange(n_atoms) // 2, masses)
+
+
+def model(k: int = 3, **settings) -> Propagator:
+    torch.manual_seed(0)
+    m = Propagator(ModelConfig(history_length=k, hidden=HIDDEN, **settings)).double().eval()
+    m.set_scales(1.0, 1.0)  # outputs in network units, so that the tolerances below are relative
+    return m
+
+
+# ------------------------------------------------------------------------------ neighbour search
+
+def brute(pos, cutoff, batch):
+    d = (pos[:, None] - pos[None]).norm(dim=-1)
+    close = (d < cutoff) & (batch[:, None] == batch[None]) & ~torch.eye(len(pos), dtype=torch.bool)
+    return {tuple(e) for e in close.nonzero().tolist()}
+
+
+@pytest.mark.parametrize("n", [50, 900])
+def test_radius_graph_methods_agree(n):
+    g = torch.Generator().manual_seed(n)
+    pos = torch.rand(n, 3, dtype=torch.float64, generator=g) * 4.0
+    batch = torch.sort(torch.randint(0, 3, (n,), generator=g))[0]
+    dense = radius_graph(pos, 0.7, batch, brute_force_max=10 ** 9)
+    cells = radius_graph(pos, 0.7, batch, brute_force_max=0)
+    assert torch.equal(dense, cells)
+    assert {tuple(e) for e in dense.t().tolist()} == brute(pos, 0.7, batch)
+    assert bool((batch[dense[0]] == batch[dense[1]]).all())  # graphs of a batch never joined
+    few = radius_graph(pos, 0.7, batch, max_neighbors=3, brute_force_max=0)
+    assert torch.bincount(few[0]).max() <= 3
+    assert torch.equal(few, radius_graph(pos, 0.7, batch, max_neighbors=3, brute_force_max=10 ** 9))
+
+
+def test_bond_hops_are_shortest_paths():
+    bonds = torch.tensor([[0, 1, 2, 3, 1, 6], [1, 2, 3, 4, 5, 7]])  # a branched chain and a separate pair
+    edges, hops = bond_hops(bonds, 8, 3)
+    adjacency = {i: set() for i in range(8)}
+    for a, b in bonds.t().tolist():
+        adjacency[a].add(b)
+        adjacency[b].add(a)
+    expected = {}
+    for start in range(8):
+        seen, frontier = {start}, {start}
+        for hop in range(1, 4):
+            frontier = {j for i in frontier for j in adjacency[i]} - seen
+            seen |= frontier
+            expected.update({(start, j): hop for j in frontier})
+    assert dict(zip(map(tuple, edges.t().tolist()), hops.tolist())) == expected
+
+
+def test_bead_graph_flags_bonds_at_any_length():
+    pos = torch.tensor([[0.0, 0, 0], [0.5, 0, 0], [5.0, 0, 0]], dtype=torch.float64)
+    edges, is_bond = bead_graph(pos, torch.tensor([[2], [1]]), 1.0)
+    assert dict(zip(map(tuple, edges.t().tolist()), is_bond.tolist())) == {
+        (0, 1): 0.0, (1, 0): 0.0, (1, 2): 1.0, (2, 1): 1.0}
+
+
+# ----------------------------------------------------------------------------------- equivariance
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("q", TRANSFORMS)
+def test_dynamics_equivariant(q, k):
+    m = model(k)
+    history, bonds, atoms = chain(k=k)
+    embedding = m.embed(*atoms)
+    mean, accel, std, latent = m.predict(embedding, history, bonds, None)
+    mean2, accel2, std2, latent2 = m.predict(embedding, history @ q.T + SHIFT, bonds, None)
+    assert torch.allclose(accel2, accel @ q.T, atol=1e-5)
+    assert torch.allclose(mean2, mean @ q.T + SHIFT, atol=1e-5)
+    assert torch.allclose(std2, std, atol=1e-5) and torch.allclose(latent2, latent, atol=1e-5)
+    assert float(accel.detach().abs().max()) > 1e-6  # not trivially zero
+
+
+@pytest.mark.parametrize("q", TRANSFORMS)
+def test_score_equivariant(q):
+    m = model(3)
+    history, bonds, atoms = chain()
+    mean, _, std, latent = m.predict(m.embed(*atoms), history, bonds, None)
+    noisy = mean + 0.05 * torch.randn(mean.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    sigma = torch.full((mean.shape[0],), 0.02, dtype=torch.float64)
+    score = m.score_at(noisy, sigma, history[-1], mean, std, latent, bonds, None)
+    moved = [t @ q.T + SHIFT for t in (noisy, history[-1], mean)]
+    score2 = m.score_at(moved[0], sigma, moved[1], moved[2], std, latent, bonds, None)
+    assert torch.allclose(score2, score @ q.T, atol=1e-5 * float(score.detach().abs().max()))
+    assert float(score.detach().abs().max()) > 1e-3
+
+
+@pytest.mark.parametrize("q", TRANSFORMS)
+def test_step_equivariant_without_noise(q):
+    """The whole step with the Gaussian noise turned off (std floor 0 and zero spread head)."""
+    m = model(3, min_std=0.0)
+    torch.nn.init.constant_(m.dynamics.std_out[-1].bias, -80.0)  # softplus(-80) ≈ 0: deterministic sample
+    torch.nn.init.zeros_(m.dynamics.std_out[-1].weight)
+    history, bonds, atoms = chain()
+    embedding = m.embed(*atoms)
+    out = m.step(embedding, history, bonds)
+    out2 = m.step(embedding, history @ q.T + SHIFT, bonds)
+    assert torch.allclose(out2, out @ q.T + SHIFT, atol=1e-5)
+
+
+def test_embedding_invariant_and_permutation_equivariant():
+    m = model(3)
+    history, bonds, (features, atom_bonds, bead_of_atom, masses) = chain()
+    embedding = m.embed(features, atom_bonds, bead_of_atom, masses)
+    # Relabel atoms and beads: the bead embeddings follow the bead labels.
+    atom_perm = torch.randperm(len(masses), generator=torch.Generator().manual_seed(4))
+    bead_perm = torch.randperm(embedding.shape[0], generator=torch.Generator().manual_seed(5))
+    atom_new = torch.argsort(atom_perm)  # new index of old atom i
+    bead_new = torch.argsort(bead_perm)
+    embedding2 = m.embed(features[atom_perm], atom_new[atom_bonds].flip(0), bead_new[bead_of_atom[atom_perm]],
+                         masses[atom_perm])
+    assert torch.allclose(embedding2, embedding[bead_perm], atol=1e-5)
+
+
+def test_dynamics_and_score_permutation_equivariant():
+    m = model(3)
+    history, bonds, atoms = chain()
+    embedding = m.embed(*atoms)
+    perm = torch.randperm(history.shape[1], generator=torch.Generator().manual_seed(6))
+    new = torch.argsort(perm)
+    mean, _, std, latent = m.predict(embedding, history, bonds, None)
+    mean2, _, std2, latent2 = m.predict(embedding[perm], history[:, perm], new[bonds], None)
+    assert torch.allclose(mean2, mean[perm], atol=1e-5) and torch.allclose(std2, std[perm], atol=1e-5)
+    sigma = torch.full((mean.shape[0],), 0.03, dtype=torch.float64)
+    noisy = mean + 0.04
+    score = m.score_at(noisy, sigma, history[-1], mean, std, latent, bonds, None)
+    score2 = m.score_at(noisy[perm], sigma, history[-1, perm], mean2, std2, latent2, new[bonds], None)
+    assert torch.allclose(score2, score[perm], atol=1e-5 * float(score.detach().abs().max()))
+
+
+def test_batched_graphs_do_not_interact():
+    """Two windows in one batch give the same predictions as each window alone."""
+    m = model(3)
+    h1, b1, a1 = chain(seed=1)
+    h2, b2, a2 = chain(seed=2)
+    h2 = h2 - h2.mean((0, 1)) + h1[-1].mean(0)  # overlapping in space: only `batch` separates them
+    e1, e2 = m.embed(*a1), m.embed(*a2)
+    n = h1.shape[1]
+    batch = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+    together = m.predict(torch.cat([e1, e2]), torch.cat([h1, h2], 1), torch.cat([b1, b2 + n], 1), batch)[1]
+    alone = torch.cat([m.predict(e1, h1, b1, None)[1], m.predict(e2, h2, b2, None)[1]])
+    assert torch.allclose(together, alone, atol=1e-8)
+
+
+# -------------------------------------------------------------------------------- TorchScript
+
+def test_each_network_scripts():
+    torch.jit.script(AtomEmbedding(HIDDEN))
+    torch.jit.script(BeadDynamics(HIDDEN, 3))
+    torch.jit.script(ScoreNet(HIDDEN, HIDDEN + 1, 2))
+    for function in (radius_graph, bond_hops, bead_graph):
+        torch.jit.script(function)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.freeze` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("k, max_neighbors", [(1, -1), (4, 8)])
+def test_propagator_scripts_freezes_and_keeps_contract(k, max_neighbors):
+    torch.manual_seed(0)
+    eager = Propagator(ModelConfig(history_length=k, hidden=HIDDEN, timestep_ps=2.5, max_neighbors=max_neighbors)).eval()
+    scripted = torch.jit.script(eager)
+    frozen = torch.jit.freeze(scripted.eval(), preserved_attrs=PRESERVED)
+    assert (frozen.history_length, frozen.timestep_ps) == (k, 2.5)
+    history, bonds, atoms = chain(n_beads=30, k=k)
+    embedding = eager.embed(*atoms)
+    assert embedding.shape == (30, HIDDEN)
+    assert torch.allclose(frozen.embed(*atoms), embedding, atol=1e-6)
+    outputs = []
+    for module in (eager, scripted, frozen):
+        torch.manual_seed(7)
+        with torch.no_grad():
+            outputs.append(module.step(embedding, history, bonds))
+    assert outputs[0].dtype == torch.float64 and outputs[0].shape == (30, 3)
+    assert bool(torch.isfinite(outputs[0]).all())
+    assert torch.allclose(outputs[1], outputs[0], atol=1e-6) and torch.allclose(outputs[2], outputs[0], atol=1e-6)
+
+
+def test_step_from_one_repeated_frame_and_colliding_beads():
+    """A fresh history (k copies of one frame) with two beads on top of each other stays finite."""
+    m = Propagator(ModelConfig(history_length=3, hidden=HIDDEN)).eval()
+    history, bonds, atoms = chain(k=1)
+    x = history[0].clone()
+    x[1] = x[0]
+    with torch.no_grad():
+        out = m.step(m.embed(*atoms), x.expand(3, -1, -1), bonds)
+    assert bool(torch.isfinite(out).all())
+
+
+def test_sigma_ladder():
+    assert ModelConfig(score_calls=0).sigma_ladder() == []
+    ladder = ModelConfig(score_calls=4, score_sigma_max=0.8, score_sigma_min=0.1).sigma_ladder()
+    assert len(ladder) == 4 and ladder[0] == pytest.approx(0.8) and ladder[-1] == pytest.approx(0.1)
+    assert all(a > b for a, b in zip(ladder, ladder[1:]))
+    assert math.isclose(ladder[1] / ladder[0], ladder[2] / ladder[1])

@@ -1,0 +1,285 @@
+"""Training and export: augmentation, losses that fall on a tiny dataset, checkpoints and resume,
+configs, the command line, and an exported model stepping inside an OpenMM Context.
+
+``ChainWindows`` (also used by test_ddp.py) is a tiny synthetic dataset:
+underdamped Langevin dynamics of harmonic bead-spring chains, two atoms per bead, in OpenMM units.
+"""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from openmm_cgml.data import WindowBatch, collate
+from openmm_cgml.nn import ModelConfig, Propagator
+from openmm_cgml.train import (TrainConfig, augment_history, evaluate, fit, load_checkpoint, load_config,
+                               measure_scales, model_from_checkpoint)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def chain_trajectory(n_beads: int, n_frames: int, stride: int, seed: int, dt: float = 0.01) -> torch.Tensor:
+    """Frames (n_frames, n_beads, 3) nm every ``stride`` steps of Langevin dynamics (BAOAB-like)
+    of a chain with harmonic bonds (rest 0.38 nm, 500 kJ/mol/nm²), bead mass 50 amu, 300 K, 0.05/ps
+    (weak friction: the motion is mostly deterministic, so a small model can learn it quickly)."""
+    g = torch.Generator().manual_seed(seed)
+    mass, k_bond, rest, kt, friction = 50.0, 500.0, 0.38, 2.494, 0.05
+    x = torch.zeros(n_beads, 3, dtype=torch.float64)
+    x[:, 0] = rest * torch.arange(n_beads)
+    x += 0.05 * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    v = (kt / mass) ** 0.5 * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    damp = torch.exp(torch.tensor(-friction * dt, dtype=torch.float64))
+
+    def force(x):
+        d = x[1:] - x[:-1]
+        r = d.norm(dim=1, keepdim=True)
+        f = k_bond * (r - rest) * d / r
+        out = torch.zeros_like(x)
+        out[:-1] += f
+        out[1:] -= f
+        return out
+
+    frames = []
+    for step in range(n_frames * stride):
+        v = v + 0.5 * dt * force(x) / mass
+        x = x + 0.5 * dt * v
+        v = damp * v + ((1 - damp ** 2) * kt / mass) ** 0.5 * torch.randn(x.shape, generator=g, dtype=torch.float64)
+        x = x + 0.5 * dt * v
+        v = v + 0.5 * dt * force(x) / mass
+        if step % stride == stride - 1:
+            frames.append(x.clone())
+    return torch.stack(frames)
+
+
+class ChainWindows(Dataset):
+    """Windows of k frames and the next frame from a few synthetic chains (n_graphs = 1 each)."""
+
+    def __init__(self, history_length: int = 3, n_chains: int = 2, n_beads: int = 6, n_frames: int = 24,
+                 stride: int = 20, seed: int = 0):
+        self.k = history_length
+        self.trajectories = [chain_trajectory(n_beads, n_frames, stride, seed + i) for i in range(n_chains)]
+        self.n_beads = n_beads
+        self.per_chain = n_frames - history_length
+        self.metadata = {"timestep_ps": 0.01 * stride, "source": "synthetic Langevin chains",
+                         "mapping": {"method": "custom", "atoms_per_bead": 2}}
+
+    def __len__(self) -> int:
+        return len(self.trajectories) * self.per_chain
+
+    def __getitem__(self, index: int) -> WindowBatch:
+        frames = self.trajectories[index // self.per_chain]
+        t = index % self.per_chain
+        n, n_atoms = self.n_beads, 2 * self.n_beads
+        return WindowBatch(
+            atom_features=torch.stack([torch.tensor([6, 1] * n), torch.tensor([2] * n_atoms)], 1),
+            atom_bonds=torch.stack([torch.arange(n_atoms - 1), torch.arange(1, n_atoms)]),
+            bead_of_atom=torch.arange(n_atoms) // 2,
+            atom_masses=torch.tensor([12.0, 1.0] * n, dtype=torch.float64),
+            bead_bonds=torch.stack([torch.arange(n - 1), torch.arange(1, n)]),
+            bead_graph=torch.zeros(n, dtype=torch.long),
+            history=frames[t:t + self.k],
+            target=frames[t + self.k],
+            n_graphs=1,
+        )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+SMALL = dict(hidden=16, atom_layers=1, dynamics_layers=2, score_layers=1, cutoff_nm=0.8, n_basis=8)
+
+
+def test_truncation_copies_first_kept_frame():
+    k, n = 4, 5
+    history = torch.arange(k, dtype=torch.float64)[:, None, None].expand(k, n, 3).clone()
+    torch.manual_seed(0)
+    out = augment_history(history, torch.tensor([0, 0, 1, 1, 1]), 2, truncate_prob=1.0, noise_nm=0.0)
+    for beads in ([0, 1], [2, 3, 4]):
+        frames = out[:, beads, 0]
+        assert bool((frames == frames[:, :1]).all())  # a window is cut at one place for all its beads
+        first = int(frames[0, 0])
+        assert frames[:, 0].tolist() == [max(i, first) for i in range(k)]
+    assert torch.equal(augment_history(history, torch.zeros(n, dtype=torch.long), 1, 0.0, 0.0), history)
+
+
+def test_windows_collate_and_scales():
+    data = ChainWindows()
+    batch = collate([data[0], data[len(data) - 1]])
+    assert batch.n_graphs == 2 and batch.history.shape == (3, 12, 3)
+    displacement, acceleration = measure_scales(data, 100)
+    assert 0.005 < displacement < 0.2 and 0.005 < acceleration < 0.2
+
+
+def test_losses_fall_when_overfitting_tiny_dataset(tmp_path):
+    data = ChainWindows(n_chains=2, n_frames=12)
+    train = TrainConfig(epochs=25, batch_size=6, lr=3e-3, sigma_min=0.3, sigma_max=3.0, input_noise=0.0,
+                        truncate_prob=0.0, seed=1)
+    config = ModelConfig(history_length=3, score_sigma_max=2.0, score_sigma_min=0.5, **SMALL)
+    torch.manual_seed(train.seed)
+    initial = Propagator(config)
+    initial.set_scales(*measure_scales(data, 100))
+    before = evaluate(initial, data, train)
+    summary = fit(config, train, data, data, tmp_path, progress=False)
+    model, state = model_from_checkpoint(tmp_path / "best.pt")
+    after = evaluate(model, data, train)
+    assert after["mse"] < 0.5 * before["mse"], (before, after)
+    assert after["dsm"] < 0.5 * before["dsm"], (before, after)
+    assert after["nll"] < before["nll"] - 0.3, (before, after)
+    assert summary["best_val"] == pytest.approx(after["loss"], rel=1e-6)
+    assert state["data"]["source"] == "synthetic Langevin chains" and state["data"]["train_windows"] == len(data)
+
+
+def test_checkpoint_resume_continues_the_run(tmp_path):
+    data = ChainWindows(n_chains=1, n_frames=10)
+    config = ModelConfig(history_length=3, **SMALL)
+    train = TrainConfig(epochs=2, batch_size=4, seed=3)
+    fit(config, train, data, data, tmp_path / "full", progress=False)
+    fit(config, train, data, data, tmp_path / "half", progress=False, stop_after=1)
+    assert load_checkpoint(tmp_path / "half" / "last.pt")["epoch"] == 1
+    fit(config, train, data, data, tmp_path / "half", resume=tmp_path / "half" / "last.pt", progress=False)
+    full, half = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "half" / "last.pt")
+    assert half["epoch"] == 2 and len(half["history"]) == 2
+    assert half["scheduler"]["last_epoch"] == full["scheduler"]["last_epoch"]
+    for name, value in full["model"].items():
+        assert torch.allclose(half["model"][name], value, atol=1e-6), name
+    # Only tensors, numbers and strings inside: loadable without pickle.
+    torch.load(tmp_path / "full" / "best.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("name", ["polymer", "peptide"])
+def test_shipped_configs_load_and_build(name):
+    model_config, train_config = load_config(CONFIGS / f"{name}.json")
+    ladder = model_config.sigma_ladder()
+    assert 1 <= len(ladder) <= 10
+    assert train_config.sigma_min <= min(ladder) and max(ladder) <= train_config.sigma_max
+    Propagator(model_config)
+
+
+def test_config_rejects_unknown_settings(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"model": {"hiden": 3}}))
+    with pytest.raises(ValueError, match="unknown settings"):
+        load_config(path)
+
+
+# ----------------------------------------------------------------------------------------- export
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("trained")
+    data = ChainWindows(history_length=3, n_chains=1, n_frames=10)
+    fit(ModelConfig(history_length=3, timestep_ps=0.2, **SMALL), TrainConfig(epochs=2, batch_size=4), data, data, out,
+        progress=False)
+    return out / "best.pt"
+
+
+def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path):
+    from openmm_cgml.export import check_bundle, export_checkpoint, load_bundle
+    from openmm_cgml.integrator import ATOM_FEATURES
+
+    path = export_checkpoint(trained_checkpoint, tmp_path / "model.pt", {"note": "test"})
+    module, metadata = load_bundle(path)
+    assert (module.history_length, module.timestep_ps) == (3, 0.2)
+    assert metadata["format"] == "openmm-cgml-bundle-1" and metadata["note"] == "test"
+    assert metadata["atom_features"] == list(ATOM_FEATURES) and metadata["score_calls"] == 3
+    assert metadata["mapping"] == {"method": "custom", "atoms_per_bead": 2}
+    assert metadata["data"]["train_windows"] == 7 and set(metadata["validation"]) == {"loss", "nll", "dsm", "mse"}
+    assert len(metadata["score_sigmas_nm"]) == 3 and len(metadata["weights_sha256"]) == 64
+    check_bundle(path)
+    # A bundle whose weights were changed after export is refused.
+    for parameter in module.parameters():
+        parameter.data.add_(1.0)
+        break
+    from openmm_cgml.export import save_bundle
+    save_bundle(module, tmp_path / "tampered.pt", metadata)
+    with pytest.raises(ValueError, match="SHA-256"):
+        check_bundle(tmp_path / "tampered.pt")
+
+
+def test_exported_model_runs_in_openmm_context(trained_checkpoint, tmp_path, platform):
+    import numpy as np
+    import openmm
+    import openmm.unit as unit
+
+    from openmm_cgml import CGMLIntegrator
+    from openmm_cgml.export import export_checkpoint
+
+    path = export_checkpoint(trained_checkpoint, tmp_path / "model.pt")
+    data = ChainWindows(n_chains=1, n_frames=4)
+    window = data[0]
+    system = openmm.System()
+    for mass in window.atom_masses.tolist():
+        system.addParticle(mass)
+    integrator = CGMLIntegrator(str(path), 0.2 * unit.picoseconds)
+    integrator.setBeadAssignment(window.bead_of_atom.tolist())
+    integrator.setAtomFeatures(window.atom_features.tolist())
+    integrator.setAtomBonds([tuple(b) for b in window.atom_bonds.t().tolist()])
+    integrator.setRandomNumberSeed(5)
+    context = openmm.Context(system, integrator, platform)
+    atoms = window.history[-1][window.bead_of_atom] + torch.tensor([0.05, 0.0, 0.0], dtype=torch.float64) * (
+        torch.arange(len(window.atom_masses)) % 2)[:, None]
+    context.setPositions(atoms.numpy())
+    integrator.step(100)
+    state = context.getState(getPositions=True, getVelocities=True)
+    x = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    assert np.isfinite(x).all() and np.isfinite(state.getVelocities(asNumpy=True)._value).all()
+    assert not np.allclose(x, atoms.numpy())
+    assert state.getTime().value_in_unit(unit.picosecond) == pytest.approx(20.0)
+
+
+def test_command_line_trains_and_exports(tmp_path, monkeypatch):
+    """`cgml train` and `cgml export` through their add_cli parsers, with the dataset loader stubbed
+    by the synthetic chains (the real one reads trajectories written by the data module)."""
+    import argparse
+
+    import openmm_cgml.data as data
+    from openmm_cgml import export, train
+    from openmm_cgml.export import load_bundle
+
+    calls = []
+
+    def load_windows(folder, split, history_length, cg_stride):
+        calls.append((folder, split, history_length, cg_stride))
+        return ChainWindows(history_length, n_chains=1, n_frames=8, seed=0 if split == "train" else 9)
+
+    monkeypatch.setattr(data, "load_windows", load_windows, raising=False)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": {"history_length": 2, **SMALL}, "train": {"epochs": 1, "cg_stride": 5}}))
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command", required=True)
+    train.add_cli(commands)
+    export.add_cli(commands)
+    args = parser.parse_args(["train", str(tmp_path / "data"), "--config", str(config), "--out", str(tmp_path / "run"),
+                              "--no-progress"])
+    assert args.func(args) == 0
+    assert calls == [(str(tmp_path / "data"), "train", 2, 5), (str(tmp_path / "data"), "val", 2, 5)]
+    args = parser.parse_args(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.pt")])
+    assert args.func(args) == 0
+    module, metadata = load_bundle(tmp_path / "model.pt")
+    assert module.timestep_ps == pytest.approx(0.2)  # the dataset's CG step wins over the config's
+    assert metadata["history_length"] == 2
+
+
+def test_nproc_relaunches_under_torchrun(monkeypatch, tmp_path):
+    import argparse
+    import sys
+
+    from openmm_cgml import train
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    launched = []
+    monkeypatch.setattr(train.subprocess, "call", lambda command: launched.append(command) or 0)
+    parser = argparse.ArgumentParser()
+    train.add_cli(parser.add_subparsers())
+    args = parser.parse_args(["train", "DATA", "--config", "c.json", "--nproc", "2", "--epochs", "3", "--resume", "r.pt"])
+    assert args.func(args) == 0
+    assert launched == [[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                         "-m", "openmm_cgml.train", "DATA", "--config", "c.json", "--out", "out/train",
+                         "--device", "cpu", "--resume", "r.pt", "--epochs", "3"]]
