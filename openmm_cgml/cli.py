@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Modules that provide a subcommand, in the order ``cgml --help`` lists them.
-COMMAND_MODULES = ("reference", "describe", "compare", "demo")
+COMMAND_MODULES = ("reference", "describe", "train", "export", "compare", "demo")
 
 
 def main(argv=None) -> int:

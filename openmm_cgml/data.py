@@ -140,16 +140,23 @@ def load_trajectory(h5_path, mapping_method: str = "residue") -> BeadTrajectory:
 class Windows(torch.utils.data.Dataset):
     """Every window of ``history_length`` frames one CG step apart, plus its target, over several runs."""
 
-    def __init__(self, trajectories: list[BeadTrajectory], history_length: int, cg_step_ps: float):
-        if history_length < 1:
-            raise ValueError(f"history_length must be at least 1, got {history_length}")
+    def __init__(self, trajectories: list[BeadTrajectory], history_length: int, cg_step_ps: float, every: int = 1):
+        """Windows start at every ``every``-th frame (1: all; neighbouring windows overlap almost wholly)."""
+        if history_length < 1 or every < 1:
+            raise ValueError(f"history_length and every must be at least 1, got {history_length} and {every}")
         self.trajectories, self.history_length, self.cg_step_ps = trajectories, history_length, cg_step_ps
+        self.every = every
         self.strides = [cg_stride(cg_step_ps, t.frame_interval_ps) for t in trajectories]
-        counts = [t.window_count(history_length, s) for t, s in zip(trajectories, self.strides)]
+        counts = [-(-t.window_count(history_length, s) // every) for t, s in zip(trajectories, self.strides)]
         short = [t.name for t, c in zip(trajectories, counts) if c == 0]
         if short:
             raise ValueError(f"runs {short} are too short for {history_length} history frames {cg_step_ps} ps apart")
         self.offsets = np.cumsum([0] + counts)
+        self.metadata = {"timestep_ps": float(cg_step_ps), "history_length": history_length,
+                         "mapping": sorted({t.mapping.method for t in trajectories}),
+                         "runs": [t.name for t in trajectories], "windows": len(self),
+                         "frames": int(sum(t.centres.shape[0] for t in trajectories)),
+                         "frame_interval_ps": sorted({t.frame_interval_ps for t in trajectories})}
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -158,7 +165,8 @@ class Windows(torch.utils.data.Dataset):
         if not 0 <= index < len(self):
             raise IndexError(index)
         run = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        return self.trajectories[run].window(index - int(self.offsets[run]), self.history_length, self.strides[run])
+        start = (index - int(self.offsets[run])) * self.every
+        return self.trajectories[run].window(start, self.history_length, self.strides[run])
 
 
 def read_dataset(dataset_dir) -> dict:
@@ -181,3 +189,11 @@ def run_paths(dataset_dir, split: str) -> list[Path]:
 def load_split(dataset_dir, split: str, mapping_method: str = "residue") -> list[BeadTrajectory]:
     """The runs of one split (train, validation, test) of a dataset, mapped to beads."""
     return [load_trajectory(path, mapping_method) for path in run_paths(dataset_dir, split)]
+
+
+def load_windows(dataset_dir, split: str, history_length: int, cg_step_ps: float, mapping_method: str = "residue",
+                 every: int = 1) -> Windows:
+    """The windows of one split of a dataset, with a ``metadata`` summary (CG step, mapping, runs)."""
+    windows = Windows(load_split(dataset_dir, split, mapping_method), history_length, cg_step_ps, every)
+    windows.metadata |= {"dataset": Path(dataset_dir).name, "split": split, "mapping": mapping_method}
+    return windows

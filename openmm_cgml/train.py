@@ -53,7 +53,9 @@ class TrainConfig:
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0
     num_workers: int = 0             # DataLoader workers per process
-    cg_stride: int = 1               # passed to data.load_windows by the command line
+    cg_step_ps: float = 0.0          # CG step of the windows (a multiple of the dataset's save interval)
+    mapping: str = "residue"         # atom → bead mapping of the windows: 'residue' or 'graclus:N'
+    window_every: int = 1            # a window starts at every window_every-th saved frame
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -203,6 +205,8 @@ def _distributed(device: str) -> tuple[int, int, bool]:
     NCCL when training on GPUs, gloo on CPUs."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
+        if not device.startswith("cuda"):  # share the cores instead of each process taking them all
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
         return dist.get_rank(), world, True
     if dist.is_initialized():
@@ -337,12 +341,12 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
 # ---------------------------------------------------------------------------------- command line
 
 def load_split(data_dir, split: str, model_config: ModelConfig, train_config: TrainConfig) -> Dataset:
-    """The windows of one split through ``data.load_windows`` (the dataset module's loader)."""
+    """The windows of one split of a dataset written by ``cgml reference``."""
     from . import data
-    loader = getattr(data, "load_windows", None)
-    if loader is None:
-        raise RuntimeError("openmm_cgml.data has no load_windows(); build a dataset first")
-    return loader(data_dir, split, history_length=model_config.history_length, cg_stride=train_config.cg_stride)
+    if not train_config.cg_step_ps > 0:
+        raise ValueError("the train settings must give cg_step_ps, the CG step in ps")
+    return data.load_windows(data_dir, split, model_config.history_length, train_config.cg_step_ps,
+                             train_config.mapping, train_config.window_every)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -366,7 +370,7 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         train_config.epochs = args.epochs
     train_set = load_split(args.data, "train", model_config, train_config)
-    val_set = load_split(args.data, "val", model_config, train_config)
+    val_set = load_split(args.data, "validation", model_config, train_config)
     metadata = dict(getattr(train_set, "metadata", None) or {})
     timestep = metadata.get("timestep_ps")
     if timestep is not None and float(timestep) != model_config.timestep_ps:

@@ -234,37 +234,20 @@ def test_exported_model_runs_in_openmm_context(trained_checkpoint, tmp_path, pla
     assert state.getTime().value_in_unit(unit.picosecond) == pytest.approx(20.0)
 
 
-def test_command_line_trains_and_exports(tmp_path, monkeypatch):
-    """`cgml train` and `cgml export` through their add_cli parsers, with the dataset loader stubbed
-    by the synthetic chains (the real one reads trajectories written by the data module)."""
-    import argparse
-
-    import openmm_cgml.data as data
-    from openmm_cgml import export, train
+def test_command_line_trains_on_the_sample_dataset_and_exports(tmp_path):
+    """`cgml train` and `cgml export` on the shipped polymer sample (real reference runs)."""
+    from openmm_cgml.cli import main
     from openmm_cgml.export import load_bundle
 
-    calls = []
-
-    def load_windows(folder, split, history_length, cg_stride):
-        calls.append((folder, split, history_length, cg_stride))
-        return ChainWindows(history_length, n_chains=1, n_frames=8, seed=0 if split == "train" else 9)
-
-    monkeypatch.setattr(data, "load_windows", load_windows, raising=False)
+    sample = Path(__file__).parent / "data" / "polymers-sample"
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"model": {"history_length": 2, **SMALL}, "train": {"epochs": 1, "cg_stride": 5}}))
-    parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command", required=True)
-    train.add_cli(commands)
-    export.add_cli(commands)
-    args = parser.parse_args(["train", str(tmp_path / "data"), "--config", str(config), "--out", str(tmp_path / "run"),
-                              "--no-progress"])
-    assert args.func(args) == 0
-    assert calls == [(str(tmp_path / "data"), "train", 2, 5), (str(tmp_path / "data"), "val", 2, 5)]
-    args = parser.parse_args(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.pt")])
-    assert args.func(args) == 0
+    config.write_text(json.dumps({"model": {"history_length": 2, **SMALL},
+                                  "train": {"epochs": 1, "cg_step_ps": 10.0, "mapping": "residue"}}))
+    assert main(["train", str(sample), "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.pt")]) == 0
     module, metadata = load_bundle(tmp_path / "model.pt")
-    assert module.timestep_ps == pytest.approx(0.2)  # the dataset's CG step wins over the config's
-    assert metadata["history_length"] == 2
+    assert module.timestep_ps == pytest.approx(10.0)  # the dataset's CG step wins over the config's
+    assert metadata["history_length"] == 2 and "residue" in json.dumps(metadata)
 
 
 def test_nproc_relaunches_under_torchrun(monkeypatch, tmp_path):
