@@ -61,7 +61,7 @@ status=0
 for precision in single mixed double; do
     log "CUDA, $precision precision"
     "$BUILD/plugin/tests/TestCGMLIntegrator" CUDA "$SITE/OpenMM.libs/lib/plugins" \
-        "$BUILD/plugin/platforms/cuda/libOpenMMCGMLCUDA.so" "Precision=$precision" || { echo "FAILED (exit code $?)"; status=1; }
+        "$BUILD/plugin/libOpenMMCGMLCUDA.so" "Precision=$precision" || { echo "FAILED (exit code $?)"; status=1; }
 done
 [ $status = 0 ] && log "all CUDA checks passed" || log "CUDA checks FAILED"
 exit $status
