@@ -65,5 +65,5 @@ class BondedDiffusion(_StandIn):
         gamma = mass * self.friction_per_ps
         # Keep each update below 20% of the spring's relaxation time, whatever the CG step.
         dt = torch.minimum(torch.full_like(gamma, self.timestep_ps), 0.2 * gamma / self.spring)
-        noise = torch.randn(x.shape, dtype=x.dtype) * torch.sqrt(2.0 * self.kt * dt / gamma)
+        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device) * torch.sqrt(2.0 * self.kt * dt / gamma)
         return x + force * dt / gamma + noise

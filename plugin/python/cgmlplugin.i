@@ -53,6 +53,15 @@
 %typemap(out) const std::string& getBundle {
     $result = PyBytes_FromStringAndSize($1->data(), $1->size());
 }
+/* The platform options come back as a plain dict. */
+%typemap(out) const std::map<std::string, std::string>& getProperties {
+    $result = PyDict_New();
+    for (const auto& property : *$1) {
+        PyObject* value = PyUnicode_FromString(property.second.c_str());
+        PyDict_SetItemString($result, property.first.c_str(), value);
+        Py_DECREF(value);
+    }
+}
 
 namespace CGMLPlugin {
 
@@ -83,6 +92,8 @@ public:
     const std::string& getBundle() const;
     const std::string& getMetadata() const;
     int getHistoryLength() const;
+    void setProperty(const std::string& name, const std::string& value);
+    const std::map<std::string, std::string>& getProperties() const;
     int getRandomNumberSeed() const;
     void setRandomNumberSeed(int seed);
     void step(int steps);

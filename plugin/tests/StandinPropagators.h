@@ -7,6 +7,8 @@
 #include <torch/script.h>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace CGMLTest {
 
@@ -17,27 +19,35 @@ def embed(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor,
     return atom_masses.new_zeros([n_beads, 1]).index_add_(0, bead_of_atom, atom_masses.unsqueeze(1))
 )";
 
-// torch.tensor() of a float list goes through float32 in TorchScript: constants below are written as
-// integers scaled in float64, so the closed-form expectations hold to 1e-9.
+// Constant vectors are float64 buffers of the module, so that they are exact and follow the bundle
+// to the device it is loaded for; step() bodies create no tensor on the host, so that a CUDA graph
+// can record them.
 
-/** Builds a bundle's bytes from a step() body; `source` may use self.velocity etc. */
-inline std::string makeBundle(const std::string& stepSource, int historyLength, double timestep, const std::string& extra = "") {
+/** Builds a bundle's bytes from a step() body; `source` may use the buffers by name (self.name). */
+inline std::string makeBundle(const std::string& stepSource, int historyLength, double timestep,
+                              const std::vector<std::pair<std::string, torch::Tensor> >& buffers = {}) {
     torch::jit::Module module("Standin");
     module.register_attribute("history_length", c10::IntType::get(), historyLength);
     module.register_attribute("timestep_ps", c10::FloatType::get(), timestep);
-    module.define(std::string(embedBeadMass) + extra + stepSource);
+    for (const auto& buffer : buffers)
+        module.register_buffer(buffer.first, buffer.second);
+    module.define(std::string(embedBeadMass) + stepSource);
     std::ostringstream bytes;
     module.save(bytes, {{"metadata.json", "{\"kind\": \"stand-in\"}"}});
     return bytes.str();
+}
+
+inline torch::Tensor vector3(double x, double y, double z) {
+    return torch::tensor({x, y, z}, torch::kFloat64);
 }
 
 /** x(t+dt) = x(t) + v dt, v = (0.3, -0.2, 0.1) nm/ps * bead mass / 10 amu. */
 inline std::string driftBundle(double timestep) {
     return makeBundle(R"(
 def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
-    v = torch.tensor([3.0, -2.0, 1.0], dtype=history.dtype) / 10.0 * bead_embedding / 10.0
+    v = self.velocity * bead_embedding / 10.0
     return history[-1] + v * self.timestep_ps
-)", 1, timestep);
+)", 1, timestep, {{"velocity", vector3(0.3, -0.2, 0.1)}});
 }
 
 /** x(t+dt) = c + 0.5 (x(t) - c), c the unweighted centroid of the beads. */
@@ -54,9 +64,8 @@ def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> T
 inline std::string verletBundle(double timestep) {
     return makeBundle(R"(
 def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
-    a = torch.tensor([1.0, 2.0, -3.0], dtype=history.dtype) / 100.0
-    return 2.0 * history[-1] - history[-2] + a
-)", 2, timestep);
+    return 2.0 * history[-1] - history[-2] + self.acceleration
+)", 2, timestep, {{"acceleration", vector3(0.01, 0.02, -0.03)}});
 }
 
 /** x(t+dt) = x(t) + 0.05 N(0, 1): a stochastic propagator. */
@@ -64,7 +73,7 @@ inline std::string noiseBundle(double timestep) {
     return makeBundle(R"(
 def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
     x = history[-1]
-    return x + 0.05 * torch.randn(x.shape, dtype=x.dtype)
+    return x + 0.05 * torch.randn(x.shape, dtype=x.dtype, device=x.device)
 )", 3, timestep);
 }
 

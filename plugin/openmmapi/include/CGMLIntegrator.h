@@ -4,6 +4,7 @@
 #include "openmm/Integrator.h"
 #include "openmm/Kernel.h"
 #include "internal/windowsExportCGML.h"
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -97,6 +98,23 @@ public:
         randomNumberSeed = seed;
     }
     /**
+     * Set a platform option.  A platform ignores the options it does not use.  Options:
+     *
+     * - "useCUDAGraphs": "true" or "false" (the default).  On the CUDA platform, record the
+     *   bundle's step() in a CUDA graph the first time it runs and replay the graph afterwards.
+     *   The bundle's step() must then be capturable (no host synchronisation, no data-dependent
+     *   shapes).
+     * - "CUDAGraphWarmupSteps": a positive integer (default "1"): how many times step() runs
+     *   eagerly before it is recorded.
+     *
+     * Options cannot change once a Context uses the integrator.
+     */
+    void setProperty(const std::string& name, const std::string& value);
+    /**
+     * Get every platform option and its value (defaults included).
+     */
+    const std::map<std::string, std::string>& getProperties() const;
+    /**
      * Advance a simulation through time by taking a series of CG steps.
      *
      * @param steps   the number of time steps to take
@@ -125,6 +143,7 @@ private:
     std::vector<int> beadOfParticle;
     std::vector<std::vector<int> > atomFeatures;
     std::vector<std::pair<int, int> > atomBonds;
+    std::map<std::string, std::string> properties;
     int randomNumberSeed;
 };
 

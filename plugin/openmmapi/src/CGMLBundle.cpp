@@ -44,11 +44,11 @@ static void checkMethod(const torch::jit::Module& module, const string& name, si
                               " arguments, the propagator contract needs " + std::to_string(numArgs));
 }
 
-CGMLBundle::CGMLBundle(const string& bytes) {
+CGMLBundle::CGMLBundle(const string& bytes, const torch::Device& device) : device(device) {
     torch::jit::ExtraFilesMap extra{{metadataFile(), ""}};
     try {
         std::istringstream stream(bytes);
-        module = torch::jit::load(stream, torch::kCPU, extra);
+        module = torch::jit::load(stream, device, extra);
     }
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle is not a loadable TorchScript module: ") + e.what());
@@ -102,7 +102,8 @@ torch::Tensor CGMLBundle::embed(const CGMLBeads& beads) const {
     torch::NoGradGuard noGrad;
     c10::IValue out;
     try {
-        out = module.get_method("embed")({beads.atomFeatures, beads.atomBonds, beads.beadOfAtom, beads.atomMasses});
+        out = module.get_method("embed")({beads.atomFeatures.to(device), beads.atomBonds.to(device), beads.beadOfAtom.to(device),
+                                          beads.atomMasses.to(device)});
     }
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle's embed() failed: ") + e.what());
@@ -112,21 +113,38 @@ torch::Tensor CGMLBundle::embed(const CGMLBeads& beads) const {
     return embedding;
 }
 
-torch::Tensor CGMLBundle::step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const {
+c10::IValue CGMLBundle::callStep(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds) const {
     torch::NoGradGuard noGrad;
-    c10::IValue out;
     try {
-        out = module.get_method("step")({embedding, history, beadBonds});
+        return module.get_method("step")({embedding, history, beadBonds});
     }
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle's step() failed: ") + e.what());
     }
-    // step() runs every CG step: convert once and check finiteness with a plain loop (no extra torch ops).
-    torch::Tensor next = checkOutput(out, "step", numBeads, 3).to(torch::kFloat64).contiguous();
-    const double* x = next.data_ptr<double>();
+}
+
+torch::Tensor CGMLBundle::convertStep(const c10::IValue& output, int numBeads) const {
+    torch::Tensor next = checkOutput(output, "step", numBeads, 3);
+    if (next.device() != device)
+        throw OpenMMException("CGMLIntegrator: the bundle's step() returned a tensor on " + next.device().str() + ", expected " + device.str());
+    return next.to(torch::kFloat64).contiguous();
+}
+
+void CGMLBundle::requireFiniteStep(const torch::Tensor& next) {
     bool finite = true;
-    for (long i = 0; i < 3L * numBeads; i++)
-        finite &= std::isfinite(x[i]);
+    if (next.is_cpu()) {
+        // step() runs every CG step: on the CPU a plain loop, no extra torch ops.
+        const double* x = next.data_ptr<double>();
+        for (long i = 0; i < next.numel(); i++)
+            finite &= std::isfinite(x[i]);
+    }
+    else
+        finite = torch::isfinite(next).all().item<bool>();
     requireFinite(finite, "step");
+}
+
+torch::Tensor CGMLBundle::step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const {
+    torch::Tensor next = convertStep(callStep(embedding, history, beadBonds), numBeads);
+    requireFiniteStep(next);
     return next;
 }

@@ -12,6 +12,7 @@ using std::string;
 using std::vector;
 
 CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : parsed(NULL), randomNumberSeed(0) {
+    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}};
     bundleBytes = CGMLBundle::readBytes(bundle);
     parsed = new CGMLBundle(bundleBytes);
     try {
@@ -86,6 +87,34 @@ void CGMLIntegrator::setAtomBonds(const vector<std::pair<int, int> >& bonds) {
 
 const vector<std::pair<int, int> >& CGMLIntegrator::getAtomBonds() const {
     return atomBonds;
+}
+
+void CGMLIntegrator::setProperty(const string& name, const string& value) {
+    requireUnbound("the properties");
+    if (properties.find(name) == properties.end()) {
+        string known;
+        for (const auto& property : properties)
+            known += (known.empty() ? "" : ", ") + property.first;
+        throw OpenMMException("CGMLIntegrator: unknown property '" + name + "' (known: " + known + ")");
+    }
+    if (name == "useCUDAGraphs" && value != "true" && value != "false")
+        throw OpenMMException("CGMLIntegrator: useCUDAGraphs must be \"true\" or \"false\", got \"" + value + "\"");
+    if (name == "CUDAGraphWarmupSteps") {
+        size_t end = 0;
+        int steps = 0;
+        try {
+            steps = std::stoi(value, &end);
+        }
+        catch (std::exception&) {
+        }
+        if (end != value.size() || steps < 1)
+            throw OpenMMException("CGMLIntegrator: CUDAGraphWarmupSteps must be a positive integer, got \"" + value + "\"");
+    }
+    properties[name] = value;
+}
+
+const std::map<string, string>& CGMLIntegrator::getProperties() const {
+    return properties;
 }
 
 void CGMLIntegrator::initialize(ContextImpl& contextRef) {

@@ -49,7 +49,7 @@ CGMLIntegratorProxy::CGMLIntegratorProxy() : SerializationProxy("CGMLIntegrator"
 }
 
 void CGMLIntegratorProxy::serialize(const void* object, SerializationNode& node) const {
-    node.setIntProperty("version", 1);
+    node.setIntProperty("version", 2);
     const CGMLIntegrator& integrator = *reinterpret_cast<const CGMLIntegrator*>(object);
     node.setDoubleProperty("stepSize", integrator.getStepSize());
     node.setDoubleProperty("constraintTolerance", integrator.getConstraintTolerance());
@@ -69,10 +69,14 @@ void CGMLIntegratorProxy::serialize(const void* object, SerializationNode& node)
     }
     node.setStringProperty("atomBonds", joinInts(bonds));
     node.setStringProperty("bundle", toHex(integrator.getBundle()));
+    SerializationNode& properties = node.createChildNode("Properties");
+    for (const auto& property : integrator.getProperties())
+        properties.setStringProperty(property.first, property.second);
 }
 
 void* CGMLIntegratorProxy::deserialize(const SerializationNode& node) const {
-    if (node.getIntProperty("version") != 1)
+    int version = node.getIntProperty("version");
+    if (version < 1 || version > 2)
         throw OpenMMException("Unsupported version number");
     CGMLIntegrator* integrator = new CGMLIntegrator(fromHex(node.getStringProperty("bundle")), node.getDoubleProperty("stepSize"));
     try {
@@ -91,6 +95,9 @@ void* CGMLIntegratorProxy::deserialize(const SerializationNode& node) const {
         for (size_t i = 0; i + 1 < bondList.size(); i += 2)
             bonds.emplace_back(bondList[i], bondList[i + 1]);
         integrator->setAtomBonds(bonds);
+        if (version >= 2)  // version 1 had no platform options
+            for (const auto& property : node.getChildNode("Properties").getProperties())
+                integrator->setProperty(property.first, property.second);
     }
     catch (...) {
         delete integrator;

@@ -12,7 +12,8 @@ class CGMLBeads;
 /**
  * A TorchScript propagator bundle, loaded and checked against the propagator contract:
  * methods embed() and step(), an int attribute history_length >= 1 and a float attribute
- * timestep_ps > 0.  The module is put in eval mode and frozen once.
+ * timestep_ps > 0.  The module is put in eval mode and frozen once, on the device it was loaded
+ * for (a frozen module's constants cannot be moved, so a kernel on another device loads its own).
  * Loading is the only place where a bundle is parsed; kernels share the result.
  */
 class OPENMM_EXPORT_CGML CGMLBundle {
@@ -20,17 +21,19 @@ public:
     /** The name of the JSON metadata file stored in the archive (torch.jit.save _extra_files). */
     static const char* metadataFile();
     /**
-     * Parse a bundle from the bytes of a TorchScript archive.  Throws OpenMMException naming the
-     * problem if the bytes are not TorchScript or the module does not follow the contract.
+     * Parse a bundle from the bytes of a TorchScript archive, with its tensors on a device.
+     * Throws OpenMMException naming the problem if the bytes are not TorchScript or the module
+     * does not follow the contract.
      */
-    explicit CGMLBundle(const std::string& bytes);
+    explicit CGMLBundle(const std::string& bytes, const torch::Device& device = torch::kCPU);
     /**
      * Read a bundle's bytes: the argument is either a file path or already the bytes of an
      * archive (recognised by the zip signature TorchScript archives start with).
      */
     static std::string readBytes(const std::string& pathOrBytes);
     /**
-     * Run embed() and check its output: a finite floating-point tensor of shape (numBeads, H).
+     * Run embed() on the bundle's device and check its output: a finite floating-point tensor
+     * of shape (numBeads, H).
      */
     torch::Tensor embed(const CGMLBeads& beads) const;
     /**
@@ -38,7 +41,16 @@ public:
      * The result is a contiguous float64 tensor on the history's device.
      */
     torch::Tensor step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const;
+    /**
+     * The parts of step(), for callers that record them in a CUDA graph: call step() (no
+     * checks), convert its output to a contiguous float64 tensor after checking its type and
+     * shape (host-side checks only), and check that the result is finite.
+     */
+    c10::IValue callStep(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds) const;
+    torch::Tensor convertStep(const c10::IValue& output, int numBeads) const;
+    static void requireFiniteStep(const torch::Tensor& next);
     torch::jit::Module module;
+    torch::Device device;
     int historyLength;
     double timestepPs;
     std::string metadata;

@@ -3,6 +3,7 @@
 
 #include "CGMLKernels.h"
 #include "internal/CGMLBeads.h"
+#include "internal/CGMLHistory.h"
 #include <memory>
 
 namespace CGMLPlugin {
@@ -23,10 +24,8 @@ public:
 private:
     torch::Tensor beadCentres(const std::vector<OpenMM::Vec3>& positions) const;
     std::unique_ptr<CGMLBeads> beads;
+    std::unique_ptr<CGMLHistory> history;
     torch::Tensor embedding;
-    torch::Tensor history;     // float64 (k, n_beads, 3), oldest first
-    bool historyValid;
-    long long historyStep;     // the Context's step count when the history's newest frame was taken
     uint64_t seed;
 };
 
