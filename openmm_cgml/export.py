@@ -113,12 +113,20 @@ def model_metadata(model, checkpoint: dict) -> dict:
     }
 
 
-def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True) -> Path:
+def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True,
+                      score_calls: int | None = None) -> Path:
     """Write the bundle of a training checkpoint (best.pt or last.pt) to ``out``; with ``check``,
-    load it back and run it once (check_bundle) before returning its path."""
+    load it back and run it once (check_bundle) before returning its path.  ``score_calls``
+    replaces the trained number of refinement calls (the noise ladder keeps its ends)."""
+    from dataclasses import replace
+
     from .train import model_from_checkpoint
 
     model, state = model_from_checkpoint(checkpoint)
+    if score_calls is not None:
+        if score_calls < 0:
+            raise ValueError(f"score_calls must be >= 0, got {score_calls}")
+        model.score_sigmas = replace(state["model_config"], score_calls=score_calls).sigma_ladder()
     metadata = model_metadata(model, state)
     metadata.update(extra_metadata or {})
     path = save_bundle(torch.jit.script(model), out, metadata)
@@ -174,9 +182,10 @@ def add_cli(commands) -> None:
     parser.add_argument("checkpoint", help="checkpoint written by `cgml train` (e.g. out/train/best.pt)")
     parser.add_argument("--out", required=True, help="bundle file to write, e.g. models/polymer.pt")
     parser.add_argument("--no-check", action="store_true", help="skip loading and running the written bundle once")
+    parser.add_argument("--score-calls", type=int, help="refinement calls per step (default: as trained)")
 
     def run(args) -> int:
-        path = export_checkpoint(args.checkpoint, args.out, check=not args.no_check)
+        path = export_checkpoint(args.checkpoint, args.out, check=not args.no_check, score_calls=args.score_calls)
         _, metadata = load_bundle(path)
         print(f"wrote {path}: k={metadata['history_length']}, CG step {metadata['timestep_ps']} ps, "
               f"{metadata['score_calls']} score calls, validation {metadata['validation']}, "

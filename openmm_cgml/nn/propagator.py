@@ -73,6 +73,10 @@ class ModelConfig:
 class Propagator(nn.Module):
     """The three networks and the sampling loop; ``torch.jit.script`` it to get a bundle module."""
 
+    # The ladder's type, declared for TorchScript (as an object: this module's annotations are strings),
+    # so that an empty ladder (no score calls) still scripts.
+    __annotations__ = {"score_sigmas": List[float]}
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         c = config
