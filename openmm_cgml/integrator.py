@@ -31,17 +31,18 @@ def atom_bonds(topology: app.Topology) -> list[tuple[int, int]]:
 
 def create_integrator(bundle, topology: app.Topology, system, stepSize=None,
                       mapping: BeadMapping | None = None) -> CGMLIntegrator:
-    """A CGMLIntegrator for ``system`` with beads from ``mapping`` (default: one per residue).
+    """A CGMLIntegrator for ``system`` with beads from ``mapping``.
 
-    ``stepSize`` (ps or a Quantity) defaults to the CG step the bundle was trained for.
+    ``mapping`` defaults to the mapping method the bundle was trained with (its metadata), else one
+    bead per residue; ``stepSize`` (ps or a Quantity) defaults to the bundle's CG step.
     """
     check_sizes(topology, system)
-    mapping = mapping or BeadMapping.per_residue(topology, system)
+    module, metadata = load_bundle(bundle)
+    mapping = mapping or BeadMapping.create(metadata.get("mapping") or "residue", topology, system)
     if mapping.n_atoms != system.getNumParticles():
         raise ValueError(f"the mapping covers {mapping.n_atoms} atoms but the System has "
                          f"{system.getNumParticles()} particles")
     if stepSize is None:
-        module, _ = load_bundle(bundle)
         stepSize = module.timestep_ps
     elif unit.is_quantity(stepSize):
         stepSize = stepSize.value_in_unit(unit.picosecond)
