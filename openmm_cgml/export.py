@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 METADATA_FILE = "metadata.json"
+MODELS = Path(__file__).resolve().parents[1] / "models"  # trained bundles shipped with the source tree
 
 
 def check_contract(module: torch.jit.ScriptModule, where: str = "bundle") -> None:
@@ -33,6 +34,15 @@ def check_contract(module: torch.jit.ScriptModule, where: str = "bundle") -> Non
     dt = getattr(module, "timestep_ps", None)
     if not isinstance(dt, float) or not dt > 0:
         raise ValueError(f"{where}: 'timestep_ps' must be a float > 0, got {dt!r}")
+
+
+def shipped_model(name: str) -> Path:
+    """Path of a trained bundle shipped in models/ (e.g. 'polymer', 'peptide')."""
+    path = MODELS / f"{name}.pt"
+    if not path.is_file():
+        known = sorted(p.stem for p in MODELS.glob("*.pt"))
+        raise FileNotFoundError(f"no shipped model '{name}' in {MODELS}; shipped: {known}")
+    return path
 
 
 def save_bundle(module: torch.nn.Module, path, metadata: dict | None = None) -> Path:

@@ -3,6 +3,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from openmm_cgml import demo
 
@@ -16,7 +17,35 @@ def test_standin_compound_example(tmp_path):
     assert example.main(out=str(tmp_path / "contraction.pt")) < 1e-6
 
 
-def test_demo_runs(tmp_path):
-    result = demo.run(tmp_path, cg_steps=20, md_steps=20)
-    assert np.isfinite(result["energy_kj_mol"]) and 0.05 < result["rg_mean_nm"] < 1.0
-    assert (tmp_path / "final.pdb").stat().st_size > 0
+def test_demo_runs_the_shipped_model_and_writes_the_report(tmp_path):
+    report = demo.run(tmp_path, cg_steps=20, md_steps=2000, progress=False)
+    assert report["system"]["beads"] == 20 and report["cg"]["frames"] == 21
+    assert 0.5 < report["cg"]["rg_mean_nm"] < 3.0 and report["handoff"]["stable"]
+    for name in ["report.md", "report.json"] + report["plots"]:
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def _example(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_add_to_script_example_runs_cg_then_classical():
+    assert np.isfinite(_example("add_to_script").main(cg_steps=20, md_steps=20, report_every=10))
+
+
+def test_compare_example_writes_a_report(tmp_path):
+    report = _example("compare_with_md").main(str(tmp_path), cg_steps=10, md_steps=2000)
+    assert (tmp_path / "report.md").is_file() and report["cg"]["frames"] == 11 and report["handoff"]["stable"]
+
+
+@pytest.mark.slow
+def test_train_new_pdb_example_end_to_end(tmp_path):
+    from openmm_cgml.export import check_bundle
+    from openmm_cgml.systems.peptides import shipped_pdb
+
+    bundle = _example("train_new_pdb").main([str(shipped_pdb()), "--out", str(tmp_path), "--runs", "3",
+                                            "--production-ps", "20", "--epochs", "1"])
+    check_bundle(bundle)
