@@ -20,8 +20,9 @@ if os.path.exists(_CUDA_LIBRARY):  # built only where CUDA was found
         warnings.warn(f"openmm_cgml: the CUDA kernels were not loaded: {error}")
 
 from .cgmlplugin import CGMLIntegrator  # noqa: E402
+from .export import shipped_model  # noqa: E402
 from .integrator import create_integrator  # noqa: E402
 from .mapping import BeadMapping  # noqa: E402
 
-__all__ = ["CGMLIntegrator", "create_integrator", "BeadMapping"]
+__all__ = ["CGMLIntegrator", "create_integrator", "shipped_model", "BeadMapping"]
 __version__ = "0.1.0"

@@ -27,8 +27,9 @@ import openmm.unit as unit
 from tqdm import tqdm
 
 from . import analysis
+from .export import load_bundle
 from .handoff import handoff
-from .integrator import atom_bonds, create_integrator
+from .integrator import atom_bonds, bundle_mapping, create_integrator
 from .mapping import BeadMapping, check_sizes
 
 TIME_STAMPED = (".h5", ".hdf5", ".xtc", ".trr", ".nc", ".ncdf", ".netcdf")  # formats mdtraj reads times from
@@ -110,12 +111,12 @@ def compare(system, topology, positions, bundle, mapping: BeadMapping | None = N
     if cg_steps < 2:
         raise ValueError(f"compare: cg_steps must be at least 2, got {cg_steps}")
     check_sizes(topology, system)
-    mapping = mapping or BeadMapping.per_residue(topology, system)
+    if not Path(bundle).is_file():
+        raise FileNotFoundError(f"bundle file '{bundle}' does not exist")
+    mapping = mapping or bundle_mapping(load_bundle(bundle)[1], topology, system)
     if mapping.n_atoms != system.getNumParticles():
         raise ValueError(f"compare: the mapping covers {mapping.n_atoms} atoms but the System has "
                          f"{system.getNumParticles()} particles")
-    if not Path(bundle).is_file():
-        raise FileNotFoundError(f"bundle file '{bundle}' does not exist")
     stored = load_reference(reference, topology, mapping, reference_interval_ps) if reference is not None else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -299,8 +300,9 @@ def _markdown(r: dict) -> str:
              f"{r['system']['atoms']} atoms in {r['system']['beads']} beads; bundle `{r['system']['bundle']}`; "
              f"classical side: {m['label']}.", "",
              f"| | CG | {m['label']} |", "|---|---:|---:|"] + [f"| {a} | {b} | {c_} |" for a, b, c_ in rows]
-    lines += ["", "Relaxation times: integral of the normalised Rg² ACF up to its first zero crossing "
-              "(n/a: the series is too short to resolve it). MSD: per bead, centre of mass not removed.",
+    lines += ["", "Relaxation times: the lag at which the normalised Rg² ACF falls to 1/e, and its integral up to "
+              "the first zero crossing (n/a: the series is too short to resolve it). MSD: per bead, centre of "
+              "mass not removed.",
               f"Collisions: non-bonded bead pairs closer than {f(r['collision_threshold_nm'])} nm "
               f"(percentile {r['collision_threshold_percentile']} of the classical side's non-bonded distances).", "",
               "## Jensen–Shannon divergence (bits, 0 = identical, 1 = disjoint)", "", "| distribution | JS |", "|---|---:|"]

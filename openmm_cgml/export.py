@@ -56,6 +56,9 @@ def save_bundle(module: torch.nn.Module, path, metadata: dict | None = None) -> 
     os.close(handle)
     try:
         torch.jit.save(scripted, temporary, _extra_files=extra)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a bundle is an ordinary file
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -29,6 +29,11 @@ def atom_bonds(topology: app.Topology) -> list[tuple[int, int]]:
     return [(a.index, b.index) for a, b in topology.bonds()]
 
 
+def bundle_mapping(metadata: dict, topology: app.Topology, system) -> BeadMapping:
+    """The beads a bundle was trained with (the mapping method in its metadata), else one per residue."""
+    return BeadMapping.create(metadata.get("mapping") or "residue", topology, system)
+
+
 def create_integrator(bundle, topology: app.Topology, system, stepSize=None,
                       mapping: BeadMapping | None = None) -> CGMLIntegrator:
     """A CGMLIntegrator for ``system`` with beads from ``mapping``.
@@ -38,7 +43,7 @@ def create_integrator(bundle, topology: app.Topology, system, stepSize=None,
     """
     check_sizes(topology, system)
     module, metadata = load_bundle(bundle)
-    mapping = mapping or BeadMapping.create(metadata.get("mapping") or "residue", topology, system)
+    mapping = mapping or bundle_mapping(metadata, topology, system)
     if mapping.n_atoms != system.getNumParticles():
         raise ValueError(f"the mapping covers {mapping.n_atoms} atoms but the System has "
                          f"{system.getNumParticles()} particles")
