@@ -1,8 +1,10 @@
 """Integrator step time over bare ``step`` time on the same tensors, for 10, 100 and 1000 beads.
 
 Both loops run without Python in between: ``CGMLIntegrator.step(n)`` loops in C++, and the bare
-``step`` is looped inside a scripted wrapper.  The propagator is the BondedDiffusion stand-in on a
-chain of beads of four atoms each.  Prints one ratio line per case and writes JSON.
+``step`` of the bundle, frozen as the C++ integrator freezes it, is looped inside a scripted wrapper.
+The propagator is the BondedDiffusion stand-in on a chain of beads of four atoms each.  Prints one
+ratio line per case and writes JSON.  ``integrator_vs_bare`` is reused by benchmarks/speed.py for
+trained bundles on real systems.
 
     python benchmarks/integrator_overhead.py [--beads 10 100 1000] [--platforms Reference CPU]
 """
@@ -11,6 +13,7 @@ import json
 import platform as host
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import openmm
@@ -50,16 +53,55 @@ def chain_system(n_beads):
 
 
 def per_call(runs, calls, repeats=7):
-    """Best time per call of each runner; the runners alternate so that machine noise hits all alike."""
-    for run in runs:
-        run(max(1, calls // 10))  # warm up
+    """Best time per call of each runner; the runners alternate so that machine noise hits all alike.
+    ``calls`` is one count for all runners or one count per runner."""
+    counts = list(calls) if isinstance(calls, (list, tuple)) else [calls] * len(runs)
+    for run, count in zip(runs, counts):
+        run(max(1, count // 10))  # warm up
     best = [float("inf")] * len(runs)
     for _ in range(repeats):
-        for i, run in enumerate(runs):
+        for i, (run, count) in enumerate(zip(runs, counts)):
             tic = time.perf_counter()
-            run(calls)
-            best[i] = min(best[i], (time.perf_counter() - tic) / calls)
+            run(count)
+            best[i] = min(best[i], (time.perf_counter() - tic) / count)
     return best
+
+
+def frozen_repeat(module):
+    """``Repeat`` around a loaded bundle, frozen for inference as the C++ integrator freezes the bundle."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.freeze(torch.jit.script(Repeat(module)).eval())
+
+
+def bare_runner(module, atom_inputs, bead_positions, bead_bonds, warmup=3):
+    """``run(n)``: n bare ``step`` calls of the loaded bundle ``module`` (frozen) inside TorchScript, on
+    the tensors the integrator builds: the embedding of ``atom_inputs`` (features, atom bonds, bead of
+    atom, masses), k copies of ``bead_positions`` (n_beads, 3) nm and the bead bonds (pairs).
+
+    It is warmed up with two calls of ``warmup`` steps: TorchScript's profiling executor specialises
+    the loop on the shapes seen in its first call, and edge counts change from step to step, so a
+    first call of one step leaves a plan whose shape guards fail later (slower by ~50 % for 5 beads)."""
+    repeat = frozen_repeat(module)
+    with torch.no_grad():
+        embedding = module.embed(*atom_inputs)
+    history = torch.as_tensor(bead_positions, dtype=torch.float64)
+    history = history.expand(module.history_length, *history.shape).contiguous()
+    bonds = torch.as_tensor(bead_bonds, dtype=torch.int64).reshape(-1, 2).T.contiguous()
+
+    def run(n):
+        with torch.no_grad():
+            repeat(embedding, history, bonds, n)
+    for _ in range(2):
+        run(warmup)
+    return run
+
+
+def integrator_vs_bare(integrator, module, atom_inputs, bead_positions, bead_bonds, calls, repeats=7, warmup=3):
+    """Seconds per ``integrator.step`` (its Context made and positioned by the caller) and per bare
+    ``step`` on the same tensors (``bare_runner``)."""
+    bare = bare_runner(module, atom_inputs, bead_positions, bead_bonds, warmup)
+    return per_call([integrator.step, bare], calls, repeats)
 
 
 def measure(bundle_path, n_beads, platform_name, calls):
@@ -71,15 +113,11 @@ def measure(bundle_path, n_beads, platform_name, calls):
     context.setPositions(positions)
 
     module, _ = load_bundle(bundle_path)
-    bead_of_atom = torch.tensor(beads)
-    embedding = module.embed(torch.zeros(len(beads), 1, dtype=torch.int64), torch.tensor(bonds).T,
-                             bead_of_atom, torch.full((len(beads),), 12.0, dtype=torch.float64))
-    history = torch.tensor([[p[0], p[1], p[2]] for p in positions], dtype=torch.float64)
-    history = history.view(n_beads, ATOMS_PER_BEAD, 3).mean(1).expand(module.history_length, n_beads, 3).contiguous()
-    bead_bonds = torch.stack([torch.arange(n_beads - 1), torch.arange(1, n_beads)])
-    repeat = torch.jit.script(Repeat(module))
-    with torch.no_grad():
-        t_integrator, t_bare = per_call([integrator.step, lambda n: repeat(embedding, history, bead_bonds, n)], calls)
+    atoms = (torch.zeros(len(beads), 1, dtype=torch.int64), torch.tensor(bonds).T, torch.tensor(beads),
+             torch.full((len(beads),), 12.0, dtype=torch.float64))
+    centres = torch.tensor([[p[0], p[1], p[2]] for p in positions], dtype=torch.float64).view(n_beads, ATOMS_PER_BEAD, 3).mean(1)
+    bead_bonds = [(i, i + 1) for i in range(n_beads - 1)]
+    t_integrator, t_bare = integrator_vs_bare(integrator, module, atoms, centres, bead_bonds, calls)
     return {"platform": platform_name, "beads": n_beads, "atoms": len(beads), "integrator_us": 1e6 * t_integrator,
             "bare_step_us": 1e6 * t_bare, "ratio": t_integrator / t_bare}
 
@@ -89,6 +127,7 @@ def main():
     parser.add_argument("--beads", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--platforms", nargs="+", default=["Reference", "CPU"])
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -99,10 +138,11 @@ def main():
                 rows.append(row)
                 print(f"{platform_name:9s} {n:5d} beads: integrator {row['integrator_us']:8.1f} us/step, "
                       f"bare step {row['bare_step_us']:8.1f} us, ratio {row['ratio']:.2f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"command": "python benchmarks/integrator_overhead.py", "machine": host.machine(),
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"command": "python benchmarks/integrator_overhead.py", "machine": host.machine(),
                                    "torch_threads": torch.get_num_threads(), "rows": rows}, indent=1))
-    print(f"wrote {RESULTS}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -236,3 +236,111 @@ def test_sigma_ladder():
     assert len(ladder) == 4 and ladder[0] == pytest.approx(0.8) and ladder[-1] == pytest.approx(0.1)
     assert all(a > b for a, b in zip(ladder, ladder[1:]))
     assert math.isclose(ladder[1] / ladder[0], ladder[2] / ladder[1])
+
+
+# ------------------------------------------------------------- the step against its plain formulas
+# Propagator.step is arranged for speed (graphs merged with the bonds by search, filters of all
+# blocks in one product, messages formed without broadcasting over the vector axis).  The networks
+# written out plainly here, from the same parameters, must give the same next positions.
+
+def reference_graph(pos, bonds, cutoff, max_neighbors):
+    """Pairs closer than the cutoff (the nearest ``max_neighbors`` per receiver) plus both
+    directions of every bond, sorted; and the bond flags."""
+    n = pos.shape[0]
+    d = (pos[:, None] - pos[None]).norm(dim=-1)
+    flags = {}
+    for i in range(n):
+        near = sorted((j for j in range(n) if j != i and d[i, j] < cutoff), key=lambda j: float(d[i, j]))
+        for j in near[:max_neighbors] if max_neighbors > 0 else near:
+            flags[(i, j)] = 0.0
+    for i, j in bonds.t().tolist():
+        if i != j:
+            flags[(i, j)] = flags[(j, i)] = 1.0
+    keys = sorted(flags)
+    return torch.tensor(keys).t(), torch.tensor([flags[key] for key in keys], dtype=pos.dtype)
+
+
+def reference_edges(encoder, vectors, is_bond):
+    r = torch.sqrt((vectors * vectors).sum(-1) + 1e-8)
+    basis = torch.exp(-0.5 * ((r[:, None] - encoder.basis.centres) * encoder.basis.inverse_width) ** 2)
+    cutoff = encoder.envelope.cutoff
+    envelope = 0.5 * (torch.cos(r * math.pi / cutoff) + 1.0) * (r < cutoff)
+    return torch.cat([basis, is_bond[:, None]], 1), torch.maximum(envelope, is_bond)[:, None], vectors / r[:, None]
+
+
+def reference_blocks(blocks, s, v, edge_index, features, weight, unit):
+    receiver, sender = edge_index
+    for block in blocks:
+        message, update = block.message, block.update
+        h = message.hidden
+        x = message.phi(s)[sender] * ((features * (weight * message.scale)) @ message.filter.weight.T)
+        ds, dvv, dvr = x[:, :h], x[:, h:2 * h], x[:, 2 * h:]
+        s = s.index_add(0, receiver, ds)
+        v = v.index_add(0, receiver, dvv[:, None] * v[sender] + dvr[:, None] * unit[:, :, None])
+        s = block.layer_norm(s)
+        uv, wv = v @ update.u.weight.T, v @ update.w.weight.T
+        a_vv, a_sv, a_ss = update.gates(torch.cat([s, torch.sqrt((wv * wv).sum(1) + 1e-8)], -1)).split(h, -1)
+        s, v = s + a_ss + a_sv * (uv * wv).sum(1), v + a_vv[:, None] * uv
+    return s, v
+
+
+def reference_output(out, s, v):
+    mixed = v @ out.mix.weight.T
+    gate = out.gate(torch.cat([s, torch.sqrt((mixed * mixed).sum(1) + 1e-8)], -1))
+    return ((gate[:, None] * mixed) @ out.out.weight.T)[..., 0]
+
+
+def reference_step(m, embedding, history, bonds):
+    """Propagator.step for float64 parameters and k > 1, written out plainly."""
+    net, score = m.dynamics, m.score
+    x = history[-1]
+    edge_index, is_bond = reference_graph(x, bonds, m.cutoff_nm, m.max_neighbors)
+    features, weight, unit = reference_edges(net.edges, x[edge_index[1]] - x[edge_index[0]], is_bond)
+    d = ((history[1:] - history[:-1]) / net.displacement_scale).permute(1, 2, 0)
+    s = net.embedding_in(embedding) + net.gram_in(torch.einsum("nxa,nxb->nab", d, d).reshape(x.shape[0], -1))
+    s, v = reference_blocks(net.blocks, s, net.vectors_in(d), edge_index, features, weight, unit)
+    acceleration = reference_output(net.mean_out, s, v) * net.acceleration_scale
+    std = (torch.nn.functional.softplus(net.std_out(s)[:, 0]) + net.min_std) * net.acceleration_scale
+    mean = x + acceleration + (x - history[-2])
+    positions = mean + std[:, None] * torch.randn(x.shape, dtype=x.dtype)
+    scale = score.length_scale
+    conditioning = torch.cat([s, torch.log(std / scale)[:, None]], 1)
+    for fraction in m.score_sigmas:
+        sigma = (scale * fraction).expand(x.shape[0])
+        edge_index, is_bond = reference_graph(positions, bonds, m.cutoff_nm, m.max_neighbors)
+        relative = positions[edge_index[1]] - positions[edge_index[0]]
+        features, weight, unit = reference_edges(score.edges, relative, is_bond)
+        spread = torch.sqrt(std * std + sigma ** 2)[:, None]
+        vectors = torch.stack([(positions - mean) / spread, (positions - x) / scale], -1)
+        h = score.scalars_in(torch.cat([conditioning, torch.log(sigma / scale)[:, None]], 1))
+        h, v = reference_blocks(score.blocks, h, score.vectors_in(vectors), edge_index, features, weight, unit)
+        noise = reference_output(score.noise_out, h, v)
+        positions = positions + m.score_step * (sigma * sigma)[:, None] * (-noise / sigma[:, None])
+    return positions
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.freeze` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("max_neighbors, edge_chunk", [(-1, None), (5, 16)])
+def test_step_matches_plain_formulas(max_neighbors, edge_chunk):
+    """A seeded step, eager and frozen, equals the plain formulas to 1e-10 nm in float64; with
+    crowded beads (some have more than ``max_neighbors`` within the cutoff), a bond longer than the
+    cutoff, and messages summed over edges in one chunk or in many, so that every path runs."""
+    m = model(3, max_neighbors=max_neighbors, score_sigma_max=0.2, score_sigma_min=0.05)
+    for module in m.modules():
+        if edge_chunk is not None and hasattr(module, "edge_chunk"):
+            module.edge_chunk = edge_chunk
+    history, bonds, atoms = chain(n_beads=30, seed=7)
+    bonds = torch.cat([bonds, torch.tensor([[0], [29]])], 1)
+    x = history[-1]
+    assert float((x[0] - x[29]).norm()) > m.cutoff_nm
+    assert int(((x[:, None] - x[None]).norm(dim=-1) < m.cutoff_nm).sum(1).max()) - 1 > 5
+    frozen = torch.jit.freeze(torch.jit.script(m), preserved_attrs=PRESERVED)
+    with torch.no_grad():
+        embedding = m.embed(*atoms)
+        torch.manual_seed(11)
+        expected = reference_step(m, embedding, history, bonds)
+        for module in (m, frozen):
+            torch.manual_seed(11)
+            out = module.step(embedding, history, bonds)
+            assert float((out - expected).abs().max()) < 1e-10
+    assert float((expected - x).abs().max()) > 1e-3  # the step moved the beads

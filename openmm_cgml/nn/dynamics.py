@@ -29,6 +29,7 @@ class BeadDynamics(nn.Module):
         self.hidden = hidden
         self.n_displacements = int(history_length) - 1
         self.min_std = float(min_std)
+        self.message_scale = 1.0 / float(norm)
         self.register_buffer("displacement_scale", torch.tensor(0.1))
         self.register_buffer("acceleration_scale", torch.tensor(0.1))
         self.edges = EdgeEncoder(n_basis, cutoff)
@@ -51,8 +52,9 @@ class BeadDynamics(nn.Module):
         dtype = self.embedding_in.weight.dtype
         n = history.shape[1]
         x = history[-1]
-        vectors = (x[edge_index[1]] - x[edge_index[0]]).to(dtype)
-        edge_features, edge_weight, unit = self.edges(vectors, is_bond.to(dtype))
+        receiver, sender = edge_index[0], edge_index[1]
+        vectors = (x.index_select(0, sender) - x.index_select(0, receiver)).to(dtype)
+        edge_input, edge_along = self.edges.filter_input(vectors, is_bond.to(dtype), self.message_scale)
         s = self.embedding_in(embedding.to(dtype))
         if self.n_displacements > 0:
             d = ((history[1:] - history[:-1]).to(dtype) / self.displacement_scale).permute(1, 2, 0)  # (n, 3, k-1)
@@ -61,7 +63,7 @@ class BeadDynamics(nn.Module):
         s = s + self.gram_in(torch.einsum("nxa,nxb->nab", d, d).reshape(n, -1))
         v = self.vectors_in(d)
         for block in self.blocks:
-            s, v = block(s, v, edge_index, edge_features, edge_weight, unit)
+            s, v = block.propagate(s, v, receiver, sender, edge_input, edge_along)
         mean = self.mean_out(s, v)[..., 0] * self.acceleration_scale
         std = (F.softplus(self.std_out(s)[:, 0]) + self.min_std) * self.acceleration_scale
         return mean, std, s

@@ -13,7 +13,11 @@ import math
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+# Edges per chunk of the message computation (PaiNNMessage.propagate): about 7 MB of temporaries.
+EDGE_CHUNK = 8192
 
 
 def mlp(sizes: list[int], activate_last: bool = False) -> nn.Sequential:
@@ -32,7 +36,12 @@ def safe_norm(x: Tensor, dim: int, keepdim: bool = False, eps: float = 1e-8) -> 
 
 
 class GaussianBasis(nn.Module):
-    """Gaussians of r with centres evenly spaced on [0, cutoff] and width the spacing."""
+    """Gaussians of r with centres evenly spaced on [0, cutoff] and width the spacing.
+
+    Values below e^-70 (4e-31) are set to zero.  In float32 many of them would be denormal numbers,
+    and on x86 CPUs every operation that reads a denormal is 10 to 100 times slower (the filter
+    product of a 1000-bead graph took 4.5 ms instead of 1 ms with 0.7 % denormal inputs).
+    """
 
     def __init__(self, n_basis: int, cutoff: float):
         super().__init__()
@@ -41,7 +50,8 @@ class GaussianBasis(nn.Module):
 
     def forward(self, r: Tensor) -> Tensor:
         """(E,) -> (E, n_basis)."""
-        return torch.exp(-0.5 * ((r.unsqueeze(-1) - self.centres) * self.inverse_width) ** 2)
+        exponent = -0.5 * ((r.unsqueeze(-1) - self.centres) * self.inverse_width) ** 2
+        return torch.where(exponent > -70.0, torch.exp(exponent.clamp_min(-70.0)), 0.0)
 
 
 class CosineCutoff(nn.Module):
@@ -75,6 +85,14 @@ class EdgeEncoder(nn.Module):
         weight = torch.maximum(self.envelope(r), is_bond).unsqueeze(-1)
         return features, weight, vectors / r.unsqueeze(-1)
 
+    def filter_input(self, vectors: Tensor, is_bond: Tensor, scale: float) -> Tuple[Tensor, Tensor]:
+        """What the message blocks of a network share: the input of their filters,
+        ``x = features * (weight * scale)`` (E, F), and its products with the components of the unit
+        vectors, ``r̂ ⊗ x`` (E, 3, F) (see ``PaiNNMessage.propagate``)."""
+        features, weight, unit = self.forward(vectors, is_bond)
+        x = features * (weight * scale)
+        return x, unit.unsqueeze(-1) * x.unsqueeze(1)
+
 
 class PaiNNMessage(nn.Module):
     """Messages from senders j to receivers i along edges, summed and scaled by 1/``norm``.
@@ -82,6 +100,12 @@ class PaiNNMessage(nn.Module):
     Δs_i = Σ_j φ_s(s_j) W_s(e_ij);  Δv_i = Σ_j φ_vv(s_j) W_vv(e_ij) v_j + φ_vr(s_j) W_vr(e_ij) r̂_ij.
     The filters W are linear without bias, so the edge weight (cutoff envelope) and 1/norm are
     applied to the few edge features rather than to the 3H filter values.
+
+    ``propagate`` computes the same sums arranged for speed: W_vr(e) r̂ = W_vr(r̂ ⊗ e) comes from a
+    matrix product, and φ_vv(s_j) v_j is formed per bead before the gather, so that the messages are
+    two products of edge-sized matrices of one layout (no broadcasting over the vector axis).  Edges
+    are taken ``EDGE_CHUNK`` at a time, in order (the sums come out the same): temporaries stay a few
+    MB however large the graph, instead of fresh pages of memory on every step.
     """
 
     def __init__(self, hidden: int, n_edge_features: int, norm: float):
@@ -90,16 +114,40 @@ class PaiNNMessage(nn.Module):
         self.phi = mlp([hidden, hidden, 3 * hidden])
         self.filter = nn.Linear(n_edge_features, 3 * hidden, bias=False)
         self.scale = 1.0 / float(norm)
+        self.edge_chunk = EDGE_CHUNK
 
     def forward(self, s: Tensor, v: Tensor, edge_index: Tensor, edge_features: Tensor, edge_weight: Tensor,
                 unit: Tensor) -> Tuple[Tensor, Tensor]:
-        receiver, sender = edge_index[0], edge_index[1]
-        x = self.phi(s)[sender] * self.filter(edge_features * (edge_weight * self.scale))
-        ds, dvv, dvr = torch.split(x, self.hidden, -1)
-        dv = dvv.unsqueeze(1) * v[sender] + dvr.unsqueeze(1) * unit.unsqueeze(-1)
-        s = s.index_add(0, receiver, ds)
-        v = v.index_add(0, receiver, dv)
-        return s, v
+        x = edge_features * (edge_weight * self.scale)
+        return self.propagate(s, v, edge_index[0], edge_index[1], x, unit.unsqueeze(-1) * x.unsqueeze(1))
+
+    def gather_weight(self) -> Tensor:
+        """The filter's rows [W_vv; W_vv; W_vv; W_s] (4H, F), for [φ_vv v_x, φ_vv v_y, φ_vv v_z, φ_s]."""
+        h = self.hidden
+        w = self.filter.weight
+        return torch.cat([w[h:2 * h], w[h:2 * h], w[h:2 * h], w[:h]], 0)
+
+    def propagate(self, s: Tensor, v: Tensor, receiver: Tensor, sender: Tensor, edge_input: Tensor,
+                  edge_along: Tensor) -> Tuple[Tensor, Tensor]:
+        """``edge_input`` x (E, F) and ``edge_along`` r̂ ⊗ x (E, 3, F) from ``EdgeEncoder.filter_input``."""
+        h = self.hidden
+        n = s.shape[0]
+        phi_s, phi_vv, phi_vr = torch.split(self.phi(s), h, -1)
+        # Per sender [φ_vv v_x | φ_vv v_y | φ_vv v_z | φ_s | φ_vr φ_vr φ_vr], gathered along the edges.
+        node = torch.cat([(phi_vv.unsqueeze(1) * v).reshape(n, 3 * h), phi_s, phi_vr, phi_vr, phi_vr], 1)
+        gather_weight = self.gather_weight()
+        radial_weight = self.filter.weight[2 * h:]
+        # Sums of the messages [Δv_x | Δv_y | Δv_z | Δs], added to the state in the same layout.
+        total = torch.cat([v.reshape(n, 3 * h), s], 1)
+        n_edges = sender.shape[0]
+        for start in range(0, n_edges, self.edge_chunk):
+            end = min(start + self.edge_chunk, n_edges)
+            gathered = node.index_select(0, sender[start:end])
+            message = gathered[:, :4 * h] * F.linear(edge_input[start:end], gather_weight)
+            radial = F.linear(edge_along[start:end], radial_weight).reshape(end - start, 3 * h)
+            message[:, :3 * h].addcmul_(gathered[:, 4 * h:], radial)
+            total.index_add_(0, receiver[start:end], message)
+        return total[:, 3 * h:], total[:, :3 * h].reshape(n, 3, h)
 
 
 class PaiNNUpdate(nn.Module):
@@ -113,11 +161,11 @@ class PaiNNUpdate(nn.Module):
         self.gates = mlp([2 * hidden, hidden, 3 * hidden])
 
     def forward(self, s: Tensor, v: Tensor) -> Tuple[Tensor, Tensor]:
-        uv = self.u(v)
-        wv = self.w(v)
+        # U and V in one product (a constant weight once the module is frozen).
+        uv, wv = torch.split(F.linear(v, torch.cat([self.u.weight, self.w.weight], 0)), self.hidden, -1)
         a = self.gates(torch.cat([s, safe_norm(wv, 1)], -1))
         a_vv, a_sv, a_ss = torch.split(a, self.hidden, -1)
-        v = v + a_vv.unsqueeze(1) * uv
+        v = torch.addcmul(v, a_vv.unsqueeze(1), uv)
         s = s + a_ss + a_sv * (uv * wv).sum(1)
         return s, v
 
@@ -134,6 +182,13 @@ class PaiNNBlock(nn.Module):
     def forward(self, s: Tensor, v: Tensor, edge_index: Tensor, edge_features: Tensor, edge_weight: Tensor,
                 unit: Tensor) -> Tuple[Tensor, Tensor]:
         s, v = self.message(s, v, edge_index, edge_features, edge_weight, unit)
+        s, v = self.update(self.layer_norm(s), v)
+        return s, v
+
+    def propagate(self, s: Tensor, v: Tensor, receiver: Tensor, sender: Tensor, edge_input: Tensor,
+                  edge_along: Tensor) -> Tuple[Tensor, Tensor]:
+        """As ``forward``, with the edge inputs shared by the blocks of a network (``EdgeEncoder.filter_input``)."""
+        s, v = self.message.propagate(s, v, receiver, sender, edge_input, edge_along)
         s, v = self.update(self.layer_norm(s), v)
         return s, v
 

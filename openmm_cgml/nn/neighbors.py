@@ -21,29 +21,38 @@ from torch import Tensor
 BRUTE_FORCE_MAX = 256
 
 
-def _limit_neighbors(edge_index: Tensor, distance: Tensor, n: int, max_neighbors: int) -> Tensor:
-    """Keep, for every receiving point, its ``max_neighbors`` nearest senders."""
+def _limit_neighbors(edge_index: Tensor, pos: Tensor, n: int, max_neighbors: int) -> Tensor:
+    """Keep, for every receiving point, its ``max_neighbors`` nearest senders; the kept edges keep
+    their order.  Nothing is computed further when no point has more neighbours than that."""
     if max_neighbors <= 0 or edge_index.shape[1] == 0:
         return edge_index
-    by_distance = torch.argsort(distance)
-    edge_index = edge_index[:, by_distance]
-    by_receiver = torch.sort(edge_index[0], stable=True)[1]
-    edge_index = edge_index[:, by_receiver]
     counts = torch.bincount(edge_index[0], minlength=n)
+    if int(counts.max()) <= max_neighbors:
+        return edge_index
+    distance = _squared_distance(pos.index_select(0, edge_index[1]), pos.index_select(0, edge_index[0]))
+    by_distance = torch.argsort(distance)
+    receiver = edge_index[0].index_select(0, by_distance)
+    by_receiver = torch.sort(receiver, stable=True)[1]
+    receiver = receiver.index_select(0, by_receiver)
     first = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(edge_index.shape[1], device=edge_index.device) - first[edge_index[0]]
-    return edge_index[:, rank < max_neighbors]
+    rank = torch.arange(receiver.shape[0], device=edge_index.device) - first.index_select(0, receiver)
+    keep = torch.zeros_like(rank, dtype=torch.bool)
+    keep[by_distance.index_select(0, by_receiver)] = rank < max_neighbors
+    return edge_index[:, keep]
 
 
 def _squared_distance(a: Tensor, b: Tensor) -> Tensor:
     """|a - b|² over the last axis, summed in one fixed order (both search methods must agree)."""
     d = a - b
-    return d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] + d[..., 2] * d[..., 2]
+    d = d * d
+    return d[..., 0] + d[..., 1] + d[..., 2]
 
 
-def _brute_force(pos: Tensor, cutoff: float, batch: Tensor) -> Tensor:
+def _brute_force(pos: Tensor, cutoff: float, batch: Optional[Tensor]) -> Tensor:
+    """Pairs from the dense distance matrix, sorted by receiver, then sender (row-major order)."""
     close = _squared_distance(pos.unsqueeze(0), pos.unsqueeze(1)) < cutoff * cutoff
-    close &= batch.unsqueeze(0) == batch.unsqueeze(1)
+    if batch is not None:
+        close &= batch.unsqueeze(0) == batch.unsqueeze(1)
     close.fill_diagonal_(False)
     return close.nonzero().t().contiguous()
 
@@ -77,7 +86,7 @@ def _cell_list(pos: Tensor, cutoff: float, batch: Tensor) -> Tensor:
     total = int(count.sum())
     receiver = index.repeat_interleave(5).repeat_interleave(count)
     sender = torch.arange(total, device=device) - first.repeat_interleave(count) + low.repeat_interleave(count)
-    keep = _squared_distance(spos[sender], spos[receiver]) < cutoff * cutoff
+    keep = _squared_distance(spos.index_select(0, sender), spos.index_select(0, receiver)) < cutoff * cutoff
     receiver = order[receiver[keep]]
     sender = order[sender[keep]]
     return torch.stack([torch.cat([receiver, sender]), torch.cat([sender, receiver])])
@@ -93,20 +102,17 @@ def radius_graph(pos: Tensor, cutoff: float, batch: Optional[Tensor] = None, max
     Edges come sorted by receiver, then sender.
     """
     n = pos.shape[0]
-    if batch is None:
-        batch = torch.zeros(n, dtype=torch.long, device=pos.device)
     if n == 0:
         return torch.zeros((2, 0), dtype=torch.long, device=pos.device)
     pos = pos.detach()
     if n <= brute_force_max:
-        edge_index = _brute_force(pos, cutoff, batch)
+        edge_index = _brute_force(pos, cutoff, batch)  # already in order
     else:
+        if batch is None:
+            batch = torch.zeros(n, dtype=torch.long, device=pos.device)
         edge_index = _cell_list(pos, cutoff, batch)
-    edge_index = edge_index[:, torch.argsort(edge_index[0] * n + edge_index[1])]
-    if max_neighbors > 0:
-        distance = _squared_distance(pos[edge_index[1]], pos[edge_index[0]])
-        edge_index = _limit_neighbors(edge_index, distance, n, max_neighbors)
-    return edge_index
+        edge_index = edge_index[:, torch.argsort(edge_index[0] * n + edge_index[1])]
+    return _limit_neighbors(edge_index, pos, n, max_neighbors)
 
 
 def symmetrize(bonds: Tensor) -> Tensor:
@@ -154,19 +160,48 @@ def bond_hops(bonds: Tensor, n: int, max_hops: int) -> Tuple[Tensor, Tensor]:
     return torch.stack([keys // n, keys % n]), hops[order]
 
 
+def bond_keys(bonds: Tensor, n: int) -> Tensor:
+    """Sorted keys ``i * n + j`` of both directions of every bond (self bonds dropped, duplicates merged)."""
+    bonded = symmetrize(bonds)
+    return torch.unique(bonded[0] * n + bonded[1])
+
+
+def join_bonds(near: Tensor, bonded: Tensor, n: int, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    """The union of radius edges ``near`` (2, E), sorted by receiver then sender, and the bonds'
+    sorted keys ``bonded`` (from ``bond_keys``), sorted the same way, and the bond flag of each edge."""
+    device = near.device
+    e = near.shape[1]
+    if bonded.shape[0] == 0:
+        return near, torch.zeros(e, dtype=dtype, device=device)
+    if e == 0:
+        return torch.stack([bonded // n, bonded % n]), torch.ones(bonded.shape[0], dtype=dtype, device=device)
+    near_keys = near[0] * n + near[1]
+    at = torch.searchsorted(near_keys, bonded)                    # number of radius edges before each bond
+    found = near_keys.index_select(0, at.clamp_max(e - 1)) == bonded
+    is_bond = torch.zeros(e, dtype=dtype, device=device).index_fill_(0, at[found], 1.0)
+    missing = ~found
+    if not bool(missing.any()):                                   # every bond is a radius edge too
+        return near, is_bond
+    extra = bonded[missing]
+    at_extra = at[missing] + torch.arange(extra.shape[0], device=device)
+    at_near = torch.arange(e, device=device) + torch.searchsorted(extra, near_keys)
+    total = e + extra.shape[0]
+    edge_index = torch.empty((2, total), dtype=near.dtype, device=device)
+    edge_index[:, at_near] = near
+    edge_index[:, at_extra] = torch.stack([extra // n, extra % n])
+    flags = torch.empty(total, dtype=dtype, device=device)
+    flags[at_near] = is_bond
+    flags[at_extra] = 1.0
+    return edge_index, flags
+
+
 def bead_graph(pos: Tensor, bonds: Tensor, cutoff: float, batch: Optional[Tensor] = None,
                max_neighbors: int = -1, brute_force_max: int = BRUTE_FORCE_MAX) -> Tuple[Tensor, Tensor]:
     """Radius pairs plus CG bonds (bonded beads are joined at any distance).
 
-    Returns ``edge_index`` (2, E) and ``is_bond`` (E,) in pos's dtype (1 for a bond, 0 otherwise).
+    Returns ``edge_index`` (2, E), sorted by receiver then sender, and ``is_bond`` (E,) in pos's
+    dtype (1 for a bond, 0 otherwise).
     """
     n = pos.shape[0]
     near = radius_graph(pos, cutoff, batch, max_neighbors, brute_force_max)
-    bonded = symmetrize(bonds)
-    keys = torch.cat([near[0] * n + near[1], bonded[0] * n + bonded[1]])
-    flags = torch.cat([torch.zeros(near.shape[1], dtype=pos.dtype, device=pos.device),
-                       torch.ones(bonded.shape[1], dtype=pos.dtype, device=pos.device)])
-    unique, inverse = torch.unique(keys, return_inverse=True)
-    is_bond = torch.zeros(unique.shape[0], dtype=pos.dtype, device=pos.device)
-    is_bond = is_bond.scatter_reduce(0, inverse, flags, "amax", include_self=True)
-    return torch.stack([unique // n, unique % n]), is_bond
+    return join_bonds(near, bond_keys(bonds, n), n, pos.dtype)

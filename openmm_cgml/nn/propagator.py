@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from .dynamics import BeadDynamics
 from .embedding import AtomEmbedding
-from .neighbors import BRUTE_FORCE_MAX, bead_graph
+from .neighbors import BRUTE_FORCE_MAX, bead_graph, bond_keys, join_bonds, radius_graph
 from .score import ScoreNet
 
 
@@ -106,12 +106,21 @@ class Propagator(nn.Module):
         """Bead graph at ``positions``: radius edges within the cutoff plus the CG bonds."""
         return bead_graph(positions, bead_bonds, self.cutoff_nm, batch, self.max_neighbors, self.brute_force_max)
 
+    def _graph(self, positions: Tensor, bonded: Tensor, batch: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """``graph`` with the bonds given as their sorted keys (``bond_keys``), made once per step."""
+        near = radius_graph(positions, self.cutoff_nm, batch, self.max_neighbors, self.brute_force_max)
+        return join_bonds(near, bonded, positions.shape[0], positions.dtype)
+
     def predict(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, batch: Optional[Tensor]
                 ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """Predicted next positions' mean (n, 3, history's dtype), the mean acceleration (n, 3) and
         spread (n,) in the network's dtype, and the latent features (n, H)."""
+        return self._predict(bead_embedding, history, bond_keys(bead_bonds, history.shape[1]), batch)
+
+    def _predict(self, bead_embedding: Tensor, history: Tensor, bonded: Tensor, batch: Optional[Tensor]
+                 ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         x = history[-1]
-        edge_index, is_bond = self.graph(x, bead_bonds, batch)
+        edge_index, is_bond = self._graph(x, bonded, batch)
         acceleration, std, latent = self.dynamics(bead_embedding, history, edge_index, is_bond)
         mean = x + acceleration.to(x.dtype)
         if history.shape[0] > 1:
@@ -124,11 +133,18 @@ class Propagator(nn.Module):
         and the prediction.  Conditioning: the offset from the predicted mean in units of the total
         spread √(std² + σ²) and the step from the newest frame; the latent features and log std."""
         edge_index, is_bond = self.graph(positions, bead_bonds, batch)
+        return self._score(positions, sigma, newest, mean, std, self._conditioning(latent, std), edge_index, is_bond)
+
+    def _conditioning(self, latent: Tensor, std: Tensor) -> Tensor:
+        """The score network's invariant conditioning: the latent features and log std (n, H + 1)."""
+        return torch.cat([latent, torch.log(std / self.score.length_scale).unsqueeze(1)], 1)
+
+    def _score(self, positions: Tensor, sigma: Tensor, newest: Tensor, mean: Tensor, std: Tensor,
+               conditioning: Tensor, edge_index: Tensor, is_bond: Tensor) -> Tensor:
         dtype = std.dtype
-        scale = self.score.length_scale
         spread = torch.sqrt(std * std + sigma.to(dtype) ** 2).unsqueeze(1)
+        scale = self.score.length_scale
         vectors = torch.stack([(positions - mean).to(dtype) / spread, (positions - newest).to(dtype) / scale], -1)
-        conditioning = torch.cat([latent, torch.log(std / scale).unsqueeze(1)], 1)
         return self.score(positions, sigma, conditioning, vectors, edge_index, is_bond)
 
     @torch.jit.export
@@ -139,13 +155,16 @@ class Propagator(nn.Module):
     @torch.jit.export
     def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
         """Next bead positions (n_beads, 3) in the history's dtype, from history (k, n_beads, 3) nm."""
-        mean, acceleration, std, latent = self.predict(bead_embedding, history, bead_bonds, None)
         x = history[-1]
+        bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
+        mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
         positions = mean + std.to(x.dtype).unsqueeze(1) * noise
         scale = self.score.length_scale
+        conditioning = self._conditioning(latent, std)
         for fraction in self.score_sigmas:
             sigma = (scale * fraction).expand(x.shape[0])
-            score = self.score_at(positions, sigma, x, mean, std, latent, bead_bonds, None)
+            edge_index, is_bond = self._graph(positions, bonded, None)
+            score = self._score(positions, sigma, x, mean, std, conditioning, edge_index, is_bond)
             positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(x.dtype)
         return positions

@@ -23,6 +23,7 @@ class ScoreNet(nn.Module):
                  cutoff: float = 1.0, n_basis: int = 16, norm: float = 16.0):
         super().__init__()
         self.register_buffer("length_scale", torch.tensor(0.1))
+        self.message_scale = 1.0 / float(norm)
         self.edges = EdgeEncoder(n_basis, cutoff)
         self.scalars_in = mlp([n_conditioning + 1, hidden, hidden])
         self.vectors_in = nn.Linear(n_vectors, hidden, bias=False)
@@ -33,11 +34,12 @@ class ScoreNet(nn.Module):
                 edge_index: Tensor, is_bond: Tensor) -> Tensor:
         """(n, 3) nm, (n,) nm, (n, C), (n, 3, A), (2, E), (E,) -> score (n, 3) nm⁻¹ in the network's dtype."""
         dtype = self.vectors_in.weight.dtype
-        relative = (positions[edge_index[1]] - positions[edge_index[0]]).to(dtype)
-        edge_features, edge_weight, unit = self.edges(relative, is_bond.to(dtype))
+        receiver, sender = edge_index[0], edge_index[1]
+        relative = (positions.index_select(0, sender) - positions.index_select(0, receiver)).to(dtype)
+        edge_input, edge_along = self.edges.filter_input(relative, is_bond.to(dtype), self.message_scale)
         sigma = sigma.to(dtype)
         s = self.scalars_in(torch.cat([conditioning.to(dtype), torch.log(sigma / self.length_scale).unsqueeze(1)], 1))
         v = self.vectors_in(vectors.to(dtype))
         for block in self.blocks:
-            s, v = block(s, v, edge_index, edge_features, edge_weight, unit)
+            s, v = block.propagate(s, v, receiver, sender, edge_input, edge_along)
         return -self.noise_out(s, v)[..., 0] / sigma.unsqueeze(1)
