@@ -31,8 +31,12 @@ test: plugin
 demo: plugin
 	$(PY) -m openmm_cgml.cli demo
 
+# Speed (CG vs classical, integrator vs bare step, 10^2-10^4 beads, memory), about 2 minutes; the
+# fidelity benchmark needs the regenerated polymer data: see models/polymer.md.
 bench: plugin
+	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/integrator_overhead.py
+	$(PY) -m pytest -q -m slow
 
 clean:
 	rm -rf build *.egg-info openmm_cgml/*.so openmm_cgml/cgmlplugin.py

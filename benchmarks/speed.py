@@ -259,7 +259,7 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "openmm": openmm.__version__, "bundles": {}}
     for name, bundle in (("polymer", polymer_bundle), ("peptide", peptide_bundle)):
         _, metadata = load_bundle(bundle)
-        report["bundles"][name] = {"path": str(bundle), "weights_sha256": metadata.get("weights_sha256"),
+        report["bundles"][name] = {"path": f"models/{Path(bundle).name}", "weights_sha256": metadata.get("weights_sha256"),
                                    "score_calls": metadata.get("score_calls"), "mapping": metadata.get("mapping")}
     rows = versus_classical("polymer", polymer_bundle, polymers.build(POLYMER_SEQUENCE, 1), args.platforms,
                             args.threads, args.repeats)

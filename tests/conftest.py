@@ -1,4 +1,5 @@
 import openmm
+import torch
 import openmm.unit as unit
 import pytest
 
@@ -43,3 +44,12 @@ def configure(integrator):
     integrator.setBeadAssignment([0, 0, 1, 1, 2, 2])
     integrator.setAtomBonds([(i, i + 1) for i in range(5)])
     return integrator
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small networks run fastest, and timings stay comparable, on one torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

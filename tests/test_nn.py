@@ -11,12 +11,7 @@ PRESERVED = ["embed", "step", "history_length", "timestep_ps"]
 HIDDEN = 16
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def orthogonal(seed: int, reflect: bool) -> torch.Tensor:

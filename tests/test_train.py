@@ -84,12 +84,7 @@ class ChainWindows(Dataset):
         )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = dict(hidden=16, atom_layers=1, dynamics_layers=2, score_layers=1, cutoff_nm=0.8, n_basis=8)
