@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+
+from .files import write_atomically
 
 METADATA_FILE = "metadata.json"
 MODELS = Path(__file__).resolve().parents[1] / "models"  # trained bundles shipped with the source tree
@@ -49,21 +49,8 @@ def save_bundle(module: torch.nn.Module, path, metadata: dict | None = None) -> 
     """Script ``module`` if needed, check it, and write it atomically to ``path``."""
     scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module)
     check_contract(scripted, f"{type(module).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     extra = {METADATA_FILE: json.dumps(metadata or {}, indent=1, sort_keys=True)}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".partial")
-    os.close(handle)
-    try:
-        torch.jit.save(scripted, temporary, _extra_files=extra)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a bundle is an ordinary file
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+    return write_atomically(path, lambda temporary: torch.jit.save(scripted, temporary, _extra_files=extra))
 
 
 def load_bundle(path) -> tuple[torch.jit.ScriptModule, dict]:

@@ -9,7 +9,6 @@ checkpoint, so that an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import openmm
 import openmm.unit as unit
 
+from .files import write_atomically
 from .systems import MolecularSystem
 
 METADATA_VERSION = 1
@@ -89,10 +89,10 @@ def run(molecule: MolecularSystem, out_dir, name: str, settings: RunSettings, pr
             _advance(integrator, save_every, progress)
             state = context.getState(getPositions=True)
             frames.append(state.getPositions(asNumpy=True).value_in_unit(unit.nanometer))
-        _atomic(parts / f"chunk-{chunk:06d}.npy", lambda p: np.save(p, np.asarray(frames, np.float32)))
+        write_atomically(parts / f"chunk-{chunk:06d}.npy", lambda p: _save_npy(p, np.asarray(frames, np.float32)))
         # The checkpoint is named by its chunk, so progress.json always points at a matching pair.
-        _atomic(parts / f"checkpoint-{chunk:06d}.chk", lambda p: Path(p).write_bytes(context.createCheckpoint()))
-        _atomic(parts / "progress.json", lambda p: Path(p).write_text(json.dumps({"chunks": chunk + 1})))
+        write_atomically(parts / f"checkpoint-{chunk:06d}.chk", lambda p: Path(p).write_bytes(context.createCheckpoint()))
+        write_atomically(parts / "progress.json", lambda p: Path(p).write_text(json.dumps({"chunks": chunk + 1})))
         (parts / f"checkpoint-{chunk - 1:06d}.chk").unlink(missing_ok=True)
     wall = time.perf_counter() - started
     xyz = np.concatenate([np.load(parts / f"chunk-{c:06d}.npy", allow_pickle=False) for c in range(chunks)])
@@ -107,9 +107,9 @@ def run(molecule: MolecularSystem, out_dir, name: str, settings: RunSettings, pr
         "settings": asdict(settings) | {"platform": platform}, "openmm_version": openmm.version.version,
         "wall_seconds_last_session": round(wall, 2), "complete": True,
     }
-    _atomic(out_dir / f"{name}.system.xml", lambda p: Path(p).write_text(openmm.XmlSerializer.serialize(molecule.system)))
-    _atomic(final, lambda p: _write_h5(p, molecule, xyz, settings, metadata))
-    _atomic(out_dir / f"{name}.json", lambda p: Path(p).write_text(json.dumps(metadata, indent=1)))
+    write_atomically(out_dir / f"{name}.system.xml", lambda p: Path(p).write_text(openmm.XmlSerializer.serialize(molecule.system)))
+    write_atomically(final, lambda p: _write_h5(p, molecule, xyz, settings, metadata))
+    write_atomically(out_dir / f"{name}.json", lambda p: Path(p).write_text(json.dumps(metadata, indent=1)))
     shutil.rmtree(parts)
     return final
 
@@ -130,15 +130,9 @@ def _advance(integrator, steps: int, progress) -> None:
         progress(steps)
 
 
-def _atomic(path: Path, write) -> None:
-    """Write through ``write(temporary_path)`` and rename, so ``path`` is either absent or whole."""
-    temporary = path.with_name(path.name + ".partial" + path.suffix)
-    try:
-        write(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # through a handle, so numpy adds no .npy to the temporary name
+        np.save(handle, array)
 
 
 def _write_h5(path, molecule: MolecularSystem, xyz: np.ndarray, settings: RunSettings, metadata: dict) -> None:
@@ -214,7 +208,7 @@ def generate(jobs: list[Job], splits: dict[str, list[str]], out_dir, settings: R
     summary = {"family": family, "splits": splits, "settings": asdict(settings),
                "runs": {job.name: asdict(job) | {"wall_seconds": seconds[job.name]} for job in jobs},
                "wall_seconds": round(time.perf_counter() - started, 1)}
-    _atomic(out_dir / DATASET_FILE, lambda p: Path(p).write_text(json.dumps(summary, indent=1)))
+    write_atomically(out_dir / DATASET_FILE, lambda p: Path(p).write_text(json.dumps(summary, indent=1)))
     return summary
 
 

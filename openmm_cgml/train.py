@@ -28,6 +28,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from .data import WindowBatch, collate
+from .files import write_atomically
 from .nn import ModelConfig, Propagator
 
 CHECKPOINT_FORMAT = "openmm-cgml-checkpoint-1"
@@ -172,10 +173,7 @@ def save_checkpoint(path, model: Propagator, model_config: ModelConfig, train_co
         state["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
-    return path
+    return write_atomically(path, lambda temporary: torch.save(state, temporary))
 
 
 def load_checkpoint(path) -> dict:
