@@ -38,8 +38,7 @@ from integrator_overhead import bare_runner, integrator_vs_bare, per_call  # noq
 
 import openmm_cgml  # noqa: E402
 from openmm_cgml.export import load_bundle, shipped_model  # noqa: E402
-from openmm_cgml.integrator import atom_bonds, atom_features  # noqa: E402
-from openmm_cgml.mapping import BeadMapping  # noqa: E402
+from openmm_cgml.integrator import atom_bonds, atom_features, bundle_mapping  # noqa: E402
 from openmm_cgml.nn import bead_graph  # noqa: E402
 from openmm_cgml.systems import peptides, polymers  # noqa: E402
 
@@ -65,11 +64,10 @@ def bare_inputs(bundle, topology, system, positions):
     """What the integrator hands the bundle: atom inputs of ``embed``, bead centres (n_beads, 3) nm and
     bead bonds, with the mapping the bundle was trained with (as create_integrator picks it)."""
     module, metadata = load_bundle(bundle)
-    mapping = BeadMapping.create(metadata.get("mapping") or "residue", topology, system)
+    mapping = bundle_mapping(metadata, topology, system)
     bonds = atom_bonds(topology)
-    masses = [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())]
     atoms = (torch.tensor(atom_features(topology), dtype=torch.int64), torch.tensor(bonds, dtype=torch.int64).T.contiguous(),
-             torch.tensor(mapping.bead_of_atom, dtype=torch.int64), torch.tensor(masses, dtype=torch.float64))
+             torch.tensor(mapping.bead_of_atom, dtype=torch.int64), torch.tensor(mapping.atom_masses, dtype=torch.float64))
     return module, metadata, mapping, atoms, mapping.centres(positions), mapping.bead_bonds(bonds)
 
 

@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-import openmm.unit as unit
 
 from . import analysis
 from .data import read_dataset, read_run, run_paths
+from .mapping import particle_masses
 
 MSD_LAG_PS = 100.0
 
 
 def describe_run(h5_path) -> dict:
     metadata, system, trajectory = read_run(h5_path)
-    masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
+    masses = np.array(particle_masses(system))
     interval = float(metadata["frame_interval_ps"])
     rg = analysis.radius_of_gyration(trajectory.xyz.astype(np.float64), masses)
     lag = max(1, int(round(MSD_LAG_PS / interval)))

@@ -45,7 +45,7 @@ class BeadMapping:
         """One bead per residue of ``topology``, weighted by the particle masses of ``system``."""
         check_sizes(topology, system)
         beads = [atom.residue.index for atom in topology.atoms()]
-        return cls(tuple(beads), _masses(system), "residue")
+        return cls(tuple(beads), particle_masses(system), "residue")
 
     @classmethod
     def by_clustering(cls, topology: app.Topology, system, atoms_per_bead: float = 3.0, seed: int = 0) -> "BeadMapping":
@@ -94,7 +94,7 @@ class BeadMapping:
         label = torch.empty_like(first)
         label[torch.argsort(first)] = torch.arange(len(first))
         beads = label[cluster][torch.as_tensor(rank)]
-        return cls(tuple(beads.tolist()), _masses(system), f"graclus:{atoms_per_bead:g}")
+        return cls(tuple(beads.tolist()), particle_masses(system), f"graclus:{atoms_per_bead:g}")
 
     @classmethod
     def create(cls, method: str, topology: app.Topology, system) -> "BeadMapping":
@@ -158,5 +158,5 @@ def check_sizes(topology: app.Topology, system) -> None:
                          f"{system.getNumParticles()} particles")
 
 
-def _masses(system) -> tuple[float, ...]:
+def particle_masses(system) -> tuple[float, ...]:
     return tuple(system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles()))
