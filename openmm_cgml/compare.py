@@ -36,7 +36,7 @@ TIME_STAMPED = (".h5", ".hdf5", ".xtc", ".trr", ".nc", ".ncdf", ".netcdf")  # fo
 
 
 @dataclass
-class BeadTrajectory:
+class BeadRun:
     """Bead centres (n_frames, n_beads, 3) nm every ``interval_ps``; simulated and wall time of the run."""
 
     beads: np.ndarray
@@ -50,7 +50,7 @@ class BeadTrajectory:
         return self.simulated_ps / 1000.0 / self.wall_s if self.wall_s > 0 else float("nan")
 
 
-def load_reference(path, topology, mapping: BeadMapping, interval_ps: float | None = None) -> BeadTrajectory:
+def load_reference(path, topology, mapping: BeadMapping, interval_ps: float | None = None) -> BeadRun:
     """Bead centres of a stored trajectory; its atoms must match ``topology`` one to one.
 
     ``interval_ps`` (ps between frames) is read from the file's time stamps for formats that store
@@ -77,7 +77,7 @@ def load_reference(path, topology, mapping: BeadMapping, interval_ps: float | No
         interval_ps = float(traj.timestep)
     if traj.n_frames < 2:
         raise ValueError(f"reference trajectory '{path}' has {traj.n_frames} frame; at least 2 are needed")
-    return BeadTrajectory(mapping.centres(traj.xyz.astype(np.float64)), float(interval_ps), f"reference ({path.name})")
+    return BeadRun(mapping.centres(traj.xyz.astype(np.float64)), float(interval_ps), f"reference ({path.name})")
 
 
 def _check_atoms(path, found: int | None, expected: int) -> None:
@@ -169,7 +169,7 @@ def compare(system, topology, positions, bundle, mapping: BeadMapping | None = N
     return report
 
 
-def _record(context, integrator, steps, frame_steps, dt_ps, mapping, label, progress) -> BeadTrajectory:
+def _record(context, integrator, steps, frame_steps, dt_ps, mapping, label, progress) -> BeadRun:
     """Step ``steps`` (whole frames of ``frame_steps``), keeping bead centres of the start and every frame."""
     n_frames = max(1, steps // frame_steps)
     frames = [mapping.centres(context.getState(getPositions=True).getPositions(asNumpy=True))]
@@ -179,10 +179,10 @@ def _record(context, integrator, steps, frame_steps, dt_ps, mapping, label, prog
         integrator.step(frame_steps)
         wall += time.perf_counter() - tic
         frames.append(mapping.centres(context.getState(getPositions=True).getPositions(asNumpy=True)))
-    return BeadTrajectory(np.array(frames), frame_steps * dt_ps, label, n_frames * frame_steps * dt_ps, wall)
+    return BeadRun(np.array(frames), frame_steps * dt_ps, label, n_frames * frame_steps * dt_ps, wall)
 
 
-def _metrics(cg: BeadTrajectory, ref: BeadTrajectory, masses, bonds, bins, percentile, out: Path) -> dict:
+def _metrics(cg: BeadRun, ref: BeadRun, masses, bonds, bins, percentile, out: Path) -> dict:
     triples = analysis.angle_triples(bonds)
     has_nonbonded = len(analysis.nonbonded_pairs(masses.size, bonds)) > 0
     threshold = analysis.collision_threshold(ref.beads, bonds, percentile) if has_nonbonded else None

@@ -338,7 +338,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
 
 # ---------------------------------------------------------------------------------- command line
 
-def load_split(data_dir, split: str, model_config: ModelConfig, train_config: TrainConfig) -> Dataset:
+def split_windows(data_dir, split: str, model_config: ModelConfig, train_config: TrainConfig) -> Dataset:
     """The windows of one split of a dataset written by ``cgml reference``."""
     from . import data
     if not train_config.cg_step_ps > 0:
@@ -367,8 +367,8 @@ def run(args: argparse.Namespace) -> int:
     model_config, train_config = load_config(args.config)
     if args.epochs is not None:
         train_config.epochs = args.epochs
-    train_set = load_split(args.data, "train", model_config, train_config)
-    val_set = load_split(args.data, "validation", model_config, train_config)
+    train_set = split_windows(args.data, "train", model_config, train_config)
+    val_set = split_windows(args.data, "validation", model_config, train_config)
     metadata = dict(getattr(train_set, "metadata", None) or {})
     timestep = metadata.get("timestep_ps")
     if timestep is not None and float(timestep) != model_config.timestep_ps:
