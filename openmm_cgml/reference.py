@@ -89,7 +89,7 @@ def run(molecule: MolecularSystem, out_dir, name: str, settings: RunSettings, pr
             _advance(integrator, save_every, progress)
             state = context.getState(getPositions=True)
             frames.append(state.getPositions(asNumpy=True).value_in_unit(unit.nanometer))
-        write_atomically(parts / f"chunk-{chunk:06d}.npy", lambda p: _save_npy(p, np.asarray(frames, np.float32)))
+        write_atomically(parts / f"chunk-{chunk:06d}.npy", lambda p: np.save(p, np.asarray(frames, np.float32)))
         # The checkpoint is named by its chunk, so progress.json always points at a matching pair.
         write_atomically(parts / f"checkpoint-{chunk:06d}.chk", lambda p: Path(p).write_bytes(context.createCheckpoint()))
         write_atomically(parts / "progress.json", lambda p: Path(p).write_text(json.dumps({"chunks": chunk + 1})))
@@ -128,11 +128,6 @@ def _advance(integrator, steps: int, progress) -> None:
     integrator.step(steps)
     if progress is not None:
         progress(steps)
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:  # through a handle, so numpy adds no .npy to the temporary name
-        np.save(handle, array)
 
 
 def _write_h5(path, molecule: MolecularSystem, xyz: np.ndarray, settings: RunSettings, metadata: dict) -> None:

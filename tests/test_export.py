@@ -9,7 +9,7 @@ def test_round_trip_keeps_metadata(tmp_path):
     path = save_bundle(UniformDrift(timestep_ps=5.0, history_length=3), tmp_path / "m.pt", {"note": "x"})
     module, metadata = load_bundle(path)
     assert (module.history_length, module.timestep_ps, metadata) == (3, 5.0, {"note": "x"})
-    assert not list(tmp_path.glob("*.partial"))
+    assert not list(tmp_path.glob("*.partial*"))
 
 
 def test_contract_checked_on_save_and_load(tmp_path):
