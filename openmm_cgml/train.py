@@ -110,6 +110,25 @@ def augment_history(history: Tensor, bead_graph: Tensor, n_graphs: int, truncate
     return history
 
 
+def gaussian_nll(residual: Tensor, sd: Tensor, shared: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
+    """Negative log-likelihood per bead and axis of ``residual`` (n, 3) under independent noise of spread
+    ``sd`` (n,) per bead plus one displacement per graph of spread ``shared`` (n,, the same for a
+    graph's beads), each axis apart: covariance diag(sd²) + shared² 11ᵀ per graph, whose inverse and
+    determinant have closed forms (Sherman–Morrison, matrix determinant lemma)."""
+    inverse = 1.0 / (sd * sd)                                             # (n,)
+    c = shared * shared
+    quadratic = ((residual ** 2).sum(1) * inverse).sum()
+    log_det = 6.0 * torch.log(sd).sum()
+    # Per graph: S1 = Σ 1/sd², S2 = Σ r/sd² (per axis), and the graph's shared variance c.
+    s1 = torch.zeros(n_graphs, dtype=sd.dtype, device=sd.device).index_add(0, bead_graph, inverse)
+    s2 = torch.zeros(n_graphs, 3, dtype=sd.dtype, device=sd.device).index_add(0, bead_graph, residual * inverse.unsqueeze(1))
+    count = torch.bincount(bead_graph, minlength=n_graphs).to(sd.dtype)
+    c = torch.zeros(n_graphs, dtype=sd.dtype, device=sd.device).index_add(0, bead_graph, c) / count  # the graph's value
+    quadratic = quadratic - (c * (s2 ** 2).sum(1) / (1.0 + c * s1)).sum()
+    log_det = log_det + 3.0 * torch.log1p(c * s1).sum()
+    return 0.5 * (quadratic + log_det) / residual.numel() + 0.5 * math.log(2 * math.pi)
+
+
 class Objective(nn.Module):
     """The training loss of a Propagator on one batch (the module DDP wraps)."""
 
@@ -132,8 +151,8 @@ class Objective(nn.Module):
         x = history[-1]
         # The acceleration the prediction should have had, relative to the (augmented) history.
         residual = ((target - mean).to(std.dtype)) / accel_scale
-        sd = std / accel_scale
-        nll = (0.5 * (residual ** 2).sum(1) / sd ** 2 + 3 * torch.log(sd)).mean() / 3 + 0.5 * math.log(2 * math.pi)
+        nll = gaussian_nll(residual, std / accel_scale, m.dynamics.shared_std(latent, bead_graph) / accel_scale,
+                           bead_graph, n_graphs)
         mse = (residual ** 2).mean()
         # Denoising score matching on the target positions, one noise level per window.
         u = torch.rand(n_graphs, dtype=target.dtype, device=target.device)

@@ -6,6 +6,7 @@ import torch
 
 from openmm_cgml.nn import (AtomEmbedding, BeadDynamics, ModelConfig, Propagator, ScoreNet, bead_graph, bond_hops,
                             radius_graph)
+from openmm_cgml.nn.neighbors import VerletList
 
 PRESERVED = ["embed", "step", "history_length", "timestep_ps"]
 HIDDEN = 16
@@ -69,6 +70,27 @@ def test_radius_graph_methods_agree(n):
     few = radius_graph(pos, 0.7, batch, max_neighbors=3, brute_force_max=0)
     assert torch.bincount(few[0]).max() <= 3
     assert torch.equal(few, radius_graph(pos, 0.7, batch, max_neighbors=3, brute_force_max=10 ** 9))
+    distance = (pos[dense[0]] - pos[dense[1]]).norm(dim=1)
+    for i in range(n):  # the kept senders are the nearest 3 of each receiver
+        kept = few[1][few[0] == i].tolist()
+        nearest = dense[1][dense[0] == i][torch.argsort(distance[dense[0] == i])][:3].tolist()
+        assert sorted(kept) == sorted(nearest)
+
+
+@pytest.mark.parametrize("n", [40, 600])
+def test_verlet_list_equals_radius_graph(n):
+    """Points that drift as the score refinement moves them: the list gives radius_graph's edges, in
+    its order, at every call, and is rebuilt only after some point has moved more than half the skin."""
+    g = torch.Generator().manual_seed(n)
+    pos = torch.rand(n, 3, dtype=torch.float64, generator=g) * 3.0
+    near = VerletList(0.7, 0.2, 6, 256)  # scripted inside every Propagator (test_script_and_freeze)
+    start = pos
+    for call in range(12):
+        assert torch.equal(near.pairs(pos), radius_graph(pos, 0.7, None, 6))
+        moved = float((pos - start).norm(dim=1).max())
+        assert near.builds == 1 + (moved > 0.1) * (near.builds - 1)  # no rebuild while nothing moved 0.1 nm
+        pos = pos + 0.01 * torch.randn(n, 3, dtype=torch.float64, generator=g)
+    assert near.builds > 1  # the random walk carried some point past half the skin
 
 
 def test_bond_hops_are_shortest_paths():
@@ -138,6 +160,45 @@ def test_step_equivariant_without_noise(q):
     assert torch.allclose(out2, out @ q.T + SHIFT, atol=1e-5)
 
 
+def test_shared_noise_moves_the_graph_together_and_score_ignores_drift():
+    """With shared noise: the step is still E(3)-equivariant without noise; the shared displacement
+    is one vector for all beads of a graph (two seeded steps differ by the same vector for every bead
+    when the per-bead spread is off); the score sees no common shift of the noisy positions; the
+    shared spread is positive and equal within each graph of a batch."""
+    m = model(3, min_std=0.0, shared_noise=True)
+    torch.nn.init.constant_(m.dynamics.std_out[-1].bias, -80.0)
+    torch.nn.init.zeros_(m.dynamics.std_out[-1].weight)
+    torch.nn.init.constant_(m.dynamics.shared_out[-1].bias, -80.0)  # no noise at all: a deterministic step
+    weight = m.dynamics.shared_out[-1].weight.detach().clone()
+    torch.nn.init.zeros_(m.dynamics.shared_out[-1].weight)
+    history, bonds, atoms = chain()
+    embedding = m.embed(*atoms)
+    q = orthogonal(1, False)
+    with torch.no_grad():
+        out = m.step(embedding, history, bonds)
+        out2 = m.step(embedding, history @ q.T + SHIFT, bonds)
+        assert torch.allclose(out2, out @ q.T + SHIFT, atol=1e-5)
+        m.dynamics.shared_out[-1].bias.fill_(0.0)
+        m.dynamics.shared_out[-1].weight.copy_(weight)
+        m.score_sigmas = []  # the sample alone: mean + shared displacement
+        torch.manual_seed(1)
+        a = m.step(embedding, history, bonds)
+        torch.manual_seed(2)
+        b = m.step(embedding, history, bonds)
+        drift = b - a
+        assert float(drift[0].norm()) > 1e-3 and torch.allclose(drift, drift[:1].expand_as(drift), atol=1e-12)
+        mean, _, std, latent = m.predict(embedding, history, bonds, None)
+        noisy = mean + 0.05 * torch.randn(mean.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        sigma = torch.full((mean.shape[0],), 0.02, dtype=torch.float64)
+        score = m.score_at(noisy, sigma, history[-1], mean, std, latent, bonds, None)
+        assert torch.allclose(m.score_at(noisy + SHIFT, sigma, history[-1], mean, std, latent, bonds, None), score,
+                              atol=1e-9)
+        batch = torch.tensor([0] * 5 + [1] * 7)
+        shared = m.dynamics.shared_std(latent, batch)
+        assert float(shared.min()) > 0 and torch.equal(shared[:5], shared[:1].expand(5))
+        assert torch.equal(shared[5:], shared[5:6].expand(7)) and float(shared[0]) != float(shared[5])
+
+
 def test_embedding_invariant_and_permutation_equivariant():
     m = model(3)
     history, bonds, (features, atom_bonds, bead_of_atom, masses) = chain()
@@ -193,10 +254,11 @@ def test_each_network_scripts():
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.freeze` is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("k, max_neighbors", [(1, -1), (4, 8)])
-def test_propagator_scripts_freezes_and_keeps_contract(k, max_neighbors):
+@pytest.mark.parametrize("k, max_neighbors, shared_noise", [(1, -1, False), (4, 8, False), (2, -1, True)])
+def test_propagator_scripts_freezes_and_keeps_contract(k, max_neighbors, shared_noise):
     torch.manual_seed(0)
-    eager = Propagator(ModelConfig(history_length=k, hidden=HIDDEN, timestep_ps=2.5, max_neighbors=max_neighbors)).eval()
+    eager = Propagator(ModelConfig(history_length=k, hidden=HIDDEN, timestep_ps=2.5, max_neighbors=max_neighbors,
+                                   shared_noise=shared_noise)).eval()
     scripted = torch.jit.script(eager)
     frozen = torch.jit.freeze(scripted.eval(), preserved_attrs=PRESERVED)
     assert (frozen.history_length, frozen.timestep_ps) == (k, 2.5)

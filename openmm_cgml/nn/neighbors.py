@@ -5,6 +5,9 @@
 - ``bond_hops``: atoms within a few bonds of each other, with the number of bonds between them
   (the atom-level neighbourhood of ``embed``, which gets no positions).
 - ``bead_graph``: radius pairs and CG bonds together, each edge flagged as bond or not.
+- ``VerletList``: the radius pairs of points that move a little between calls (the score
+  refinement), from a list built with a skin and rebuilt only when a point has moved more than half
+  the skin: the same edges, in the same order, as ``radius_graph`` at every call.
 
 Edges are returned as ``(2, E)`` int64 tensors listing both directions of every pair, without self
 loops; ``edge_index[0]`` receives the message sent by ``edge_index[1]``.  Points of different
@@ -19,25 +22,31 @@ from torch import Tensor
 
 # Above this many points radius_graph switches from the dense distance matrix to the cell list.
 BRUTE_FORCE_MAX = 256
+# Skin (nm) of the score refinement's VerletList: its moves per call are a fraction of σ, mostly
+# well under 0.1 nm, so one build usually serves all calls of a step.
+VERLET_SKIN = 0.3
 
 
 def _limit_neighbors(edge_index: Tensor, pos: Tensor, n: int, max_neighbors: int) -> Tensor:
-    """Keep, for every receiving point, its ``max_neighbors`` nearest senders; the kept edges keep
-    their order.  Nothing is computed further when no point has more neighbours than that."""
+    """Keep, for every receiving point, its ``max_neighbors`` nearest senders (ties: the earlier
+    edge); the kept edges keep their order.  Only the edges of receivers over the limit are sorted."""
     if max_neighbors <= 0 or edge_index.shape[1] == 0:
         return edge_index
     counts = torch.bincount(edge_index[0], minlength=n)
     if int(counts.max()) <= max_neighbors:
         return edge_index
-    distance = _squared_distance(pos.index_select(0, edge_index[1]), pos.index_select(0, edge_index[0]))
-    by_distance = torch.argsort(distance)
-    receiver = edge_index[0].index_select(0, by_distance)
-    by_receiver = torch.sort(receiver, stable=True)[1]
-    receiver = receiver.index_select(0, by_receiver)
-    first = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(receiver.shape[0], device=edge_index.device) - first.index_select(0, receiver)
-    keep = torch.zeros_like(rank, dtype=torch.bool)
-    keep[by_distance.index_select(0, by_receiver)] = rank < max_neighbors
+    crowded = (counts > max_neighbors).index_select(0, edge_index[0])
+    at = crowded.nonzero().squeeze(1)                 # edges of crowded receivers, in order
+    receiver = edge_index[0].index_select(0, at)
+    sender = edge_index[1].index_select(0, at)
+    distance = _squared_distance(pos.index_select(0, sender), pos.index_select(0, receiver))
+    by_distance = torch.sort(distance, stable=True)[1]
+    by_receiver = torch.sort(receiver.index_select(0, by_distance), stable=True)[1]
+    order = by_distance.index_select(0, by_receiver)  # by receiver, then distance
+    receiver = receiver.index_select(0, order)
+    rank = torch.arange(receiver.shape[0], device=receiver.device) - torch.searchsorted(receiver, receiver)
+    keep = ~crowded
+    keep[at.index_select(0, order)] = rank < max_neighbors
     return edge_index[:, keep]
 
 
@@ -113,6 +122,43 @@ def radius_graph(pos: Tensor, cutoff: float, batch: Optional[Tensor] = None, max
         edge_index = _cell_list(pos, cutoff, batch)
         edge_index = edge_index[:, torch.argsort(edge_index[0] * n + edge_index[1])]
     return _limit_neighbors(edge_index, pos, n, max_neighbors)
+
+
+def within(edge_index: Tensor, pos: Tensor, cutoff: float) -> Tensor:
+    """The edges of ``edge_index`` (2, E) shorter than ``cutoff`` at ``pos``, in their order (the
+    distance is computed as ``radius_graph`` computes it, so both keep the same pairs)."""
+    distance = _squared_distance(pos.index_select(0, edge_index[1]), pos.index_select(0, edge_index[0]))
+    return edge_index[:, distance < cutoff * cutoff]
+
+
+class VerletList:
+    """Radius pairs of points that move a little between calls, from a list of the pairs within
+    ``cutoff + skin``, rebuilt when some point has moved more than ``skin / 2`` since the last build.
+
+    ``pairs(pos)`` equals ``radius_graph(pos, cutoff, None, max_neighbors, brute_force_max)``: a pair
+    closer than the cutoff now was closer than cutoff + skin at the build.  ``builds`` counts them.
+    """
+
+    def __init__(self, cutoff: float, skin: float, max_neighbors: int, brute_force_max: int):
+        self.cutoff = cutoff
+        self.skin = skin
+        self.max_neighbors = max_neighbors
+        self.brute_force_max = brute_force_max
+        self.reference = torch.zeros((0, 3))
+        self.candidates = torch.zeros((2, 0), dtype=torch.long)
+        self.builds = 0
+
+    def pairs(self, pos: Tensor) -> Tensor:
+        pos = pos.detach()
+        moved = self.reference.shape[0] != pos.shape[0]
+        if not moved:
+            shift = pos - self.reference
+            moved = bool((shift * shift).sum(1).max() > 0.25 * self.skin * self.skin)
+        if moved:
+            self.reference = pos
+            self.candidates = radius_graph(pos, self.cutoff + self.skin, None, -1, self.brute_force_max)
+            self.builds += 1
+        return _limit_neighbors(within(self.candidates, pos, self.cutoff), pos, pos.shape[0], self.max_neighbors)
 
 
 def symmetrize(bonds: Tensor) -> Tensor:
