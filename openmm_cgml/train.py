@@ -77,15 +77,20 @@ def load_config(path) -> tuple[ModelConfig, TrainConfig]:
 
 # ---------------------------------------------------------------------------------------- losses
 
-def measure_scales(dataset: Dataset, n_windows: int) -> tuple[float, float]:
+def measure_scales(dataset: Dataset, n_windows: int, without_drift: bool = False) -> tuple[float, float]:
     """RMS displacement (x_{t+1} − x_t) and acceleration (x_{t+1} − 2x_t + x_{t−1}) per component, nm,
-    over the first ``n_windows`` windows (the same windows on every process)."""
+    over the first ``n_windows`` windows (the same windows on every process).  ``without_drift``
+    measures them relative to the window's mean (models with shared noise: the common drift of a
+    molecule has its own spread, and the networks' length unit is that of the beads' relative motion)."""
     displacement, acceleration, count = 0.0, 0.0, 0
     for i in range(min(len(dataset), n_windows)):
         w = dataset[i]
         x = w.history[-1]
         step = w.target - x
         accel = step - (x - w.history[-2]) if w.history.shape[0] > 1 else step
+        if without_drift:
+            step = step - step.mean(0)
+            accel = accel - accel.mean(0)
         displacement += float((step ** 2).sum())
         acceleration += float((accel ** 2).sum())
         count += step.numel()
@@ -286,7 +291,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
             raise ValueError(f"{resume}: trained with model settings {state['model_config']}, not {model_config}")
         model.load_state_dict(state["model"])
     else:
-        model.set_scales(*measure_scales(train_set, c.scale_windows))
+        model.set_scales(*measure_scales(train_set, c.scale_windows, model_config.shared_noise))
     model.to(device)
     objective = Objective(model, c)
     if world > 1:

@@ -169,9 +169,10 @@ def test_checkpoint_resume_continues_the_run(tmp_path):
     torch.load(tmp_path / "full" / "best.pt", weights_only=True)
 
 
-@pytest.mark.parametrize("name", ["polymer", "peptide"])
-def test_shipped_configs_load_and_build(name):
-    model_config, train_config = load_config(CONFIGS / f"{name}.json")
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda path: path.stem)
+def test_shipped_configs_load_and_build(path):
+    model_config, train_config = load_config(path)
+    assert model_config.timestep_ps == train_config.cg_step_ps
     ladder = model_config.sigma_ladder()
     assert 1 <= len(ladder) <= 10
     assert train_config.sigma_min <= min(ladder) and max(ladder) <= train_config.sigma_max
