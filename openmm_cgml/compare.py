@@ -334,7 +334,12 @@ def _run_cli(args) -> int:
     from .systems import peptides
 
     peptide = peptides.load(args.pdb)
-    mapping = BeadMapping.load(args.mapping) if args.mapping else BeadMapping.per_residue(peptide.topology, peptide.system)
+    if args.mapping:
+        mapping = BeadMapping.load(args.mapping)
+    elif args.bundle:
+        mapping = None  # the mapping the bundle was trained with
+    else:
+        mapping = BeadMapping.per_residue(peptide.topology, peptide.system)
     bundle = args.bundle or standin_bundle(peptide.topology, peptide.positions, mapping, Path(args.out) / "standin.pt")
     # classical settings: the command line, else those the prepared system is meant to run with
     settings = [value if value is not None else getattr(peptide, name, default) for value, name, default in
@@ -354,7 +359,8 @@ def add_cli(commands) -> None:
     parser = commands.add_parser("compare", help="CG integrator vs classical MD (or a stored trajectory): report with plots")
     parser.add_argument("--pdb", default=None, help="PDB to prepare with pdbfixer/amber14+GBn2 (default: shipped alanine dipeptide)")
     parser.add_argument("--bundle", default=None, help="propagator bundle (default: the BondedDiffusion stand-in)")
-    parser.add_argument("--mapping", default=None, help="BeadMapping JSON (default: one bead per residue)")
+    parser.add_argument("--mapping", default=None,
+                        help="BeadMapping JSON (default: the bundle's own; one bead per residue for the stand-in)")
     parser.add_argument("--reference", default=None, help="stored classical trajectory (mdtraj-readable) to compare against")
     parser.add_argument("--reference-interval", type=float, default=None, help="ps between reference frames")
     parser.add_argument("--out", default="out/compare", help="folder for report.md, report.json and the plots")

@@ -77,20 +77,15 @@ def load_config(path) -> tuple[ModelConfig, TrainConfig]:
 
 # ---------------------------------------------------------------------------------------- losses
 
-def measure_scales(dataset: Dataset, n_windows: int, without_drift: bool = False) -> tuple[float, float]:
+def measure_scales(dataset: Dataset, n_windows: int) -> tuple[float, float]:
     """RMS displacement (x_{t+1} − x_t) and acceleration (x_{t+1} − 2x_t + x_{t−1}) per component, nm,
-    over the first ``n_windows`` windows (the same windows on every process).  ``without_drift``
-    measures them relative to the window's mean (models with shared noise: the common drift of a
-    molecule has its own spread, and the networks' length unit is that of the beads' relative motion)."""
+    over the first ``n_windows`` windows (the same windows on every process)."""
     displacement, acceleration, count = 0.0, 0.0, 0
     for i in range(min(len(dataset), n_windows)):
         w = dataset[i]
         x = w.history[-1]
         step = w.target - x
         accel = step - (x - w.history[-2]) if w.history.shape[0] > 1 else step
-        if without_drift:
-            step = step - step.mean(0)
-            accel = accel - accel.mean(0)
         displacement += float((step ** 2).sum())
         acceleration += float((accel ** 2).sum())
         count += step.numel()
@@ -115,25 +110,6 @@ def augment_history(history: Tensor, bead_graph: Tensor, n_graphs: int, truncate
     return history
 
 
-def gaussian_nll(residual: Tensor, sd: Tensor, shared: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
-    """Negative log-likelihood per bead and axis of ``residual`` (n, 3) under independent noise of spread
-    ``sd`` (n,) per bead plus one displacement per graph of spread ``shared`` (n,, the same for a
-    graph's beads), each axis apart: covariance diag(sd²) + shared² 11ᵀ per graph, whose inverse and
-    determinant have closed forms (Sherman–Morrison, matrix determinant lemma)."""
-    inverse = 1.0 / (sd * sd)                                             # (n,)
-    c = shared * shared
-    quadratic = ((residual ** 2).sum(1) * inverse).sum()
-    log_det = 6.0 * torch.log(sd).sum()
-    # Per graph: S1 = Σ 1/sd², S2 = Σ r/sd² (per axis), and the graph's shared variance c.
-    s1 = torch.zeros(n_graphs, dtype=sd.dtype, device=sd.device).index_add(0, bead_graph, inverse)
-    s2 = torch.zeros(n_graphs, 3, dtype=sd.dtype, device=sd.device).index_add(0, bead_graph, residual * inverse.unsqueeze(1))
-    count = torch.bincount(bead_graph, minlength=n_graphs).to(sd.dtype)
-    c = torch.zeros(n_graphs, dtype=sd.dtype, device=sd.device).index_add(0, bead_graph, c) / count  # the graph's value
-    quadratic = quadratic - (c * (s2 ** 2).sum(1) / (1.0 + c * s1)).sum()
-    log_det = log_det + 3.0 * torch.log1p(c * s1).sum()
-    return 0.5 * (quadratic + log_det) / residual.numel() + 0.5 * math.log(2 * math.pi)
-
-
 class Objective(nn.Module):
     """The training loss of a Propagator on one batch (the module DDP wraps)."""
 
@@ -156,8 +132,8 @@ class Objective(nn.Module):
         x = history[-1]
         # The acceleration the prediction should have had, relative to the (augmented) history.
         residual = ((target - mean).to(std.dtype)) / accel_scale
-        nll = gaussian_nll(residual, std / accel_scale, m.dynamics.shared_std(latent, bead_graph) / accel_scale,
-                           bead_graph, n_graphs)
+        sd = std / accel_scale
+        nll = (0.5 * (residual ** 2).sum(1) / sd ** 2 + 3 * torch.log(sd)).mean() / 3 + 0.5 * math.log(2 * math.pi)
         mse = (residual ** 2).mean()
         # Denoising score matching on the target positions, one noise level per window.
         u = torch.rand(n_graphs, dtype=target.dtype, device=target.device)
@@ -291,7 +267,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
             raise ValueError(f"{resume}: trained with model settings {state['model_config']}, not {model_config}")
         model.load_state_dict(state["model"])
     else:
-        model.set_scales(*measure_scales(train_set, c.scale_windows, model_config.shared_noise))
+        model.set_scales(*measure_scales(train_set, c.scale_windows))
     model.to(device)
     objective = Objective(model, c)
     if world > 1:

@@ -160,43 +160,17 @@ def test_step_equivariant_without_noise(q):
     assert torch.allclose(out2, out @ q.T + SHIFT, atol=1e-5)
 
 
-def test_shared_noise_moves_the_graph_together_and_score_ignores_drift():
-    """With shared noise: the step is still E(3)-equivariant without noise; the shared displacement
-    is one vector for all beads of a graph (two seeded steps differ by the same vector for every bead
-    when the per-bead spread is off); the score sees no common shift of the noisy positions; the
-    shared spread is positive and equal within each graph of a batch."""
-    m = model(3, min_std=0.0, shared_noise=True)
-    torch.nn.init.constant_(m.dynamics.std_out[-1].bias, -80.0)
-    torch.nn.init.zeros_(m.dynamics.std_out[-1].weight)
-    torch.nn.init.constant_(m.dynamics.shared_out[-1].bias, -80.0)  # no noise at all: a deterministic step
-    weight = m.dynamics.shared_out[-1].weight.detach().clone()
-    torch.nn.init.zeros_(m.dynamics.shared_out[-1].weight)
+def test_langevin_refinement_adds_noise_on_all_calls_but_the_last():
     history, bonds, atoms = chain()
-    embedding = m.embed(*atoms)
-    q = orthogonal(1, False)
-    with torch.no_grad():
-        out = m.step(embedding, history, bonds)
-        out2 = m.step(embedding, history @ q.T + SHIFT, bonds)
-        assert torch.allclose(out2, out @ q.T + SHIFT, atol=1e-5)
-        m.dynamics.shared_out[-1].bias.fill_(0.0)
-        m.dynamics.shared_out[-1].weight.copy_(weight)
-        m.score_sigmas = []  # the sample alone: mean + shared displacement
-        torch.manual_seed(1)
-        a = m.step(embedding, history, bonds)
-        torch.manual_seed(2)
-        b = m.step(embedding, history, bonds)
-        drift = b - a
-        assert float(drift[0].norm()) > 1e-3 and torch.allclose(drift, drift[:1].expand_as(drift), atol=1e-12)
-        mean, _, std, latent = m.predict(embedding, history, bonds, None)
-        noisy = mean + 0.05 * torch.randn(mean.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-        sigma = torch.full((mean.shape[0],), 0.02, dtype=torch.float64)
-        score = m.score_at(noisy, sigma, history[-1], mean, std, latent, bonds, None)
-        assert torch.allclose(m.score_at(noisy + SHIFT, sigma, history[-1], mean, std, latent, bonds, None), score,
-                              atol=1e-9)
-        batch = torch.tensor([0] * 5 + [1] * 7)
-        shared = m.dynamics.shared_std(latent, batch)
-        assert float(shared.min()) > 0 and torch.equal(shared[:5], shared[:1].expand(5))
-        assert torch.equal(shared[5:], shared[5:6].expand(7)) and float(shared[0]) != float(shared[5])
+    outputs = {}
+    for calls in (1, 3):
+        for noise in (False, True):
+            m = model(3, score_calls=calls, score_noise=noise)
+            with torch.no_grad():
+                torch.manual_seed(4)
+                outputs[calls, noise] = m.step(m.embed(*atoms), history, bonds)
+    assert torch.equal(outputs[1, False], outputs[1, True])  # one call: only the final denoising
+    assert float((outputs[3, False] - outputs[3, True]).abs().max()) > 1e-3
 
 
 def test_embedding_invariant_and_permutation_equivariant():
@@ -254,11 +228,11 @@ def test_each_network_scripts():
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.freeze` is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("k, max_neighbors, shared_noise", [(1, -1, False), (4, 8, False), (2, -1, True)])
-def test_propagator_scripts_freezes_and_keeps_contract(k, max_neighbors, shared_noise):
+@pytest.mark.parametrize("k, max_neighbors, score_noise", [(1, -1, False), (4, 8, False), (2, -1, True)])
+def test_propagator_scripts_freezes_and_keeps_contract(k, max_neighbors, score_noise):
     torch.manual_seed(0)
     eager = Propagator(ModelConfig(history_length=k, hidden=HIDDEN, timestep_ps=2.5, max_neighbors=max_neighbors,
-                                   shared_noise=shared_noise)).eval()
+                                   score_noise=score_noise)).eval()
     scripted = torch.jit.script(eager)
     frozen = torch.jit.freeze(scripted.eval(), preserved_attrs=PRESERVED)
     assert (frozen.history_length, frozen.timestep_ps) == (k, 2.5)

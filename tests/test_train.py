@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from openmm_cgml.data import WindowBatch, collate
 from openmm_cgml.nn import ModelConfig, Propagator
-from openmm_cgml.train import (TrainConfig, augment_history, evaluate, fit, gaussian_nll, load_checkpoint, load_config,
+from openmm_cgml.train import (TrainConfig, augment_history, evaluate, fit, load_checkpoint, load_config,
                                measure_scales, model_from_checkpoint)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -111,33 +111,11 @@ def test_windows_collate_and_scales():
     assert 0.005 < displacement < 0.2 and 0.005 < acceleration < 0.2
 
 
-def test_gaussian_nll_with_shared_noise_is_the_multivariate_normal():
-    """Independent spreads plus a displacement shared by each graph's beads: the closed form equals
-    the log density of the full covariance diag(sd²) + c 11ᵀ per graph and axis; c = 0 is the
-    independent Gaussian."""
-    g = torch.Generator().manual_seed(0)
-    graph = torch.tensor([0, 0, 0, 1, 1, 1, 1])
-    residual = torch.randn(7, 3, dtype=torch.float64, generator=g)
-    sd = 0.5 + torch.rand(7, dtype=torch.float64, generator=g)
-    shared = torch.tensor([0.7, 1.3], dtype=torch.float64)[graph]
-    expected = 0.0
-    for i in range(2):
-        beads = graph == i
-        covariance = torch.diag(sd[beads] ** 2) + shared[beads][0] ** 2
-        normal = torch.distributions.MultivariateNormal(torch.zeros(int(beads.sum()), dtype=torch.float64), covariance)
-        expected -= float(normal.log_prob(residual[beads].T).sum())
-    assert float(gaussian_nll(residual, sd, shared, graph, 2)) == pytest.approx(expected / 21, rel=1e-12)
-    independent = torch.distributions.Normal(torch.zeros(7, 1, dtype=torch.float64), sd.unsqueeze(1))
-    assert float(gaussian_nll(residual, sd, 0 * shared, graph, 2)) == pytest.approx(
-        -float(independent.log_prob(residual).mean()), rel=1e-12)
-
-
-@pytest.mark.parametrize("shared_noise", [False, True])
-def test_losses_fall_when_overfitting_tiny_dataset(tmp_path, shared_noise):
+def test_losses_fall_when_overfitting_tiny_dataset(tmp_path):
     data = ChainWindows(n_chains=2, n_frames=12)
     train = TrainConfig(epochs=25, batch_size=6, lr=3e-3, sigma_min=0.3, sigma_max=3.0, input_noise=0.0,
                         truncate_prob=0.0, seed=1)
-    config = ModelConfig(history_length=3, score_sigma_max=2.0, score_sigma_min=0.5, shared_noise=shared_noise, **SMALL)
+    config = ModelConfig(history_length=3, score_sigma_max=2.0, score_sigma_min=0.5, **SMALL)
     torch.manual_seed(train.seed)
     initial = Propagator(config)
     initial.set_scales(*measure_scales(data, 100))

@@ -5,14 +5,11 @@ Inputs are the k − 1 finite-difference displacements of the history (vectors) 
 embeddings (scalars); messages run on the bead graph at the newest frame.  With k = 1 there are no
 displacements and the acceleration comes from structure alone.  Outputs: the mean acceleration
 (equivariant vector), an isotropic spread per bead (invariant, positive) and latent invariant
-features that condition the score network.  With ``shared_noise`` it also predicts, per graph, the
-spread of one displacement shared by all its beads (``shared_std``): over long CG steps a free
-molecule's beads drift together (the centre-of-mass diffusion), which independent per-bead noise
-cannot represent.
+features that condition the score network.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -27,9 +24,8 @@ class BeadDynamics(nn.Module):
     training data, so that the network works on numbers of order one."""
 
     def __init__(self, hidden: int, history_length: int, n_layers: int = 3, cutoff: float = 1.0,
-                 n_basis: int = 16, norm: float = 16.0, min_std: float = 0.01, shared_noise: bool = False):
+                 n_basis: int = 16, norm: float = 16.0, min_std: float = 0.01):
         super().__init__()
-        self.shared_noise = bool(shared_noise)
         self.hidden = hidden
         self.n_displacements = int(history_length) - 1
         self.min_std = float(min_std)
@@ -45,9 +41,6 @@ class BeadDynamics(nn.Module):
         self.blocks = nn.ModuleList([PaiNNBlock(hidden, self.edges.n_features, norm) for _ in range(n_layers)])
         self.mean_out = GatedVectorOutput(hidden, 1)
         self.std_out = mlp([hidden, hidden, 1])
-        # Spread of the shared displacement from the graph's mean latent features (no parameters when
-        # off, so that models trained without it load unchanged).
-        self.shared_out = mlp([hidden, hidden, 1]) if self.shared_noise else nn.Identity()
 
     def forward(self, embedding: Tensor, history: Tensor, edge_index: Tensor, is_bond: Tensor
                 ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -74,17 +67,3 @@ class BeadDynamics(nn.Module):
         mean = self.mean_out(s, v)[..., 0] * self.acceleration_scale
         std = (F.softplus(self.std_out(s)[:, 0]) + self.min_std) * self.acceleration_scale
         return mean, std, s
-
-    def shared_std(self, latent: Tensor, batch: Optional[Tensor]) -> Tensor:
-        """Spread (nm, per bead, the same for all beads of a graph) of the displacement shared by the
-        beads of each graph, from the graph's mean latent features; zeros without ``shared_noise``."""
-        n = latent.shape[0]
-        if not self.shared_noise:
-            return torch.zeros(n, dtype=latent.dtype, device=latent.device)
-        if batch is None:
-            batch = torch.zeros(n, dtype=torch.long, device=latent.device)
-        n_graphs = int(batch.max()) + 1
-        total = torch.zeros(n_graphs, latent.shape[1], dtype=latent.dtype, device=latent.device).index_add(0, batch, latent)
-        count = torch.bincount(batch, minlength=n_graphs).to(latent.dtype).unsqueeze(1)
-        shared = (F.softplus(self.shared_out(total / count)[:, 0]) + self.min_std) * self.acceleration_scale
-        return shared.index_select(0, batch)

@@ -5,10 +5,12 @@ acceleration, samples the next positions
 
     x_{t+1} = x_t + (x_t − x_{t−1}) + mean + std · ξ,     ξ ~ N(0, 1) per bead and axis
 
-(no velocity term when k = 1; with ``shared_noise`` one more term σ_g · ξ_g, the same for all beads
-of a graph, carries their common drift), then refines them with ``score_calls`` denoising steps on a
+(no velocity term when k = 1), then refines them with ``score_calls`` denoising steps on a
 decreasing ladder of noise levels σ_i:  x ← x + α σ_i² s(x, σ_i)  (a damped Tweedie step), which
-pushes beads out of collisions.  Networks compute in their parameter dtype (float32 by default);
+pushes beads out of collisions; with ``score_noise`` every call but the last also adds √(2α) σ_i ξ
+(annealed Langevin), so that the refined samples keep their spread instead of collapsing onto the
+most likely structure (what long steps need, where the score network rebuilds much of the
+structure).  Networks compute in their parameter dtype (float32 by default);
 positions, velocities and updates are kept in the input's dtype (float64 from the integrator).
 """
 from __future__ import annotations
@@ -49,7 +51,7 @@ class ModelConfig:
     score_sigma_max: float = 0.5     # noise ladder of the refinement, in units of the displacement scale
     score_sigma_min: float = 0.1
     score_step: float = 0.5          # α of the refinement step
-    shared_noise: bool = False       # a displacement shared by each graph's beads (free molecules, long steps)
+    score_noise: bool = False        # Langevin refinement: each call but the last adds √(2α) σ_i ξ (keeps the spread)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -92,9 +94,10 @@ class Propagator(nn.Module):
         self.verlet_skin = float(VERLET_SKIN)
         self.score_sigmas: List[float] = c.sigma_ladder()
         self.score_step = float(c.score_step)
+        self.score_noise = bool(c.score_noise)
         self.embedding = AtomEmbedding(c.hidden, c.atom_layers, c.atom_hops, c.n_elements, c.max_bond_count)
         self.dynamics = BeadDynamics(c.hidden, c.history_length, c.dynamics_layers, c.cutoff_nm, c.n_basis,
-                                     c.neighbor_norm, c.min_std, c.shared_noise)
+                                     c.neighbor_norm, c.min_std)
         self.score = ScoreNet(c.hidden, c.hidden + 1, 2, c.score_layers, c.cutoff_nm, c.n_basis, c.neighbor_norm)
 
     def set_scales(self, displacement_nm: float, acceleration_nm: float) -> None:
@@ -136,34 +139,19 @@ class Propagator(nn.Module):
         and the prediction.  Conditioning: the offset from the predicted mean in units of the total
         spread √(std² + σ²) and the step from the newest frame; the latent features and log std."""
         edge_index, is_bond = self.graph(positions, bead_bonds, batch)
-        return self._score(positions, sigma, newest, mean, std, self._conditioning(latent, std), edge_index, is_bond,
-                           batch)
+        return self._score(positions, sigma, newest, mean, std, self._conditioning(latent, std), edge_index, is_bond)
 
     def _conditioning(self, latent: Tensor, std: Tensor) -> Tensor:
         """The score network's invariant conditioning: the latent features and log std (n, H + 1)."""
         return torch.cat([latent, torch.log(std / self.score.length_scale).unsqueeze(1)], 1)
 
     def _score(self, positions: Tensor, sigma: Tensor, newest: Tensor, mean: Tensor, std: Tensor,
-               conditioning: Tensor, edge_index: Tensor, is_bond: Tensor, batch: Optional[Tensor]) -> Tensor:
+               conditioning: Tensor, edge_index: Tensor, is_bond: Tensor) -> Tensor:
         dtype = std.dtype
         spread = torch.sqrt(std * std + sigma.to(dtype) ** 2).unsqueeze(1)
         scale = self.score.length_scale
-        offset = self._without_drift(positions - mean, batch)
-        moved = self._without_drift(positions - newest, batch)
-        vectors = torch.stack([offset.to(dtype) / spread, moved.to(dtype) / scale], -1)
+        vectors = torch.stack([(positions - mean).to(dtype) / spread, (positions - newest).to(dtype) / scale], -1)
         return self.score(positions, sigma, conditioning, vectors, edge_index, is_bond)
-
-    def _without_drift(self, v: Tensor, batch: Optional[Tensor]) -> Tensor:
-        """With shared noise, ``v`` (n, 3) less its mean over each graph's beads: the score network then
-        sees where beads are relative to each other, not how far the whole graph drifted."""
-        if not self.dynamics.shared_noise:
-            return v
-        if batch is None:
-            return v - v.mean(0, keepdim=True)
-        n_graphs = int(batch.max()) + 1
-        total = torch.zeros(n_graphs, 3, dtype=v.dtype, device=v.device).index_add(0, batch, v)
-        count = torch.bincount(batch, minlength=n_graphs).to(v.dtype).unsqueeze(1)
-        return v - (total / count).index_select(0, batch)
 
     @torch.jit.export
     def embed(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor) -> Tensor:
@@ -178,15 +166,16 @@ class Propagator(nn.Module):
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
         positions = mean + std.to(x.dtype).unsqueeze(1) * noise
-        if self.dynamics.shared_noise:  # one graph: one shared displacement
-            shared = self.dynamics.shared_std(latent, None).to(x.dtype)
-            positions = positions + shared.unsqueeze(1) * torch.randn((1, 3), dtype=x.dtype, device=x.device)
         scale = self.score.length_scale
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
-        for fraction in self.score_sigmas:
+        last = len(self.score_sigmas) - 1
+        for i, fraction in enumerate(self.score_sigmas):
             sigma = (scale * fraction).expand(x.shape[0])
             edge_index, is_bond = join_bonds(near.pairs(positions), bonded, x.shape[0], positions.dtype)
-            score = self._score(positions, sigma, x, mean, std, conditioning, edge_index, is_bond, None)
+            score = self._score(positions, sigma, x, mean, std, conditioning, edge_index, is_bond)
             positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(x.dtype)
+            if self.score_noise and i < last:  # the last call only denoises
+                kick = math.sqrt(2.0 * self.score_step) * sigma.to(x.dtype).unsqueeze(1)
+                positions = positions + kick * torch.randn(x.shape, dtype=x.dtype, device=x.device)
         return positions
