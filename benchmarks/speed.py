@@ -2,8 +2,8 @@
 
 (a) simulated time per wall second, CGMLIntegrator against classical OpenMM (LangevinMiddleIntegrator)
     on the same System and platform: the shipped polymer model on a 20-monomer chain (classical step
-    and friction of the polymer family), the shipped peptide model on alanine dipeptide (amber14 +
-    GBn2, 2 fs);
+    and friction of the polymer family), the shipped peptide models on alanine dipeptide (amber14 +
+    GBn2, 2 fs): ``peptide`` (CG step 2 ps) and ``peptide-1ns`` (CG step 1 ns);
 (b) time of one integrator step over the bare bundle ``step`` on the same tensors (both looped without
     Python in between, as in integrator_overhead.py), for the same two systems;
 (c) time per CG step of the polymer model for chains of 10², 10³ and 10⁴ beads (polymers.build chains,
@@ -237,7 +237,7 @@ def scaling(bundle, sizes, threads, repeats):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polymer-bundle", help="default: the shipped polymer model")
-    parser.add_argument("--peptide-bundle", help="default: the shipped peptide model")
+    parser.add_argument("--peptide-bundles", nargs="+", help="default: the shipped peptide models")
     parser.add_argument("--platforms", nargs="+", default=["CPU", "Reference"])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--threads", type=int, default=1, help="torch threads and OpenMM CPU threads")
@@ -250,19 +250,28 @@ def main(argv=None) -> int:
     if args.one_size:
         print(json.dumps(one_size(polymer_bundle, args.one_size, args.threads, min(args.repeats, 3))))
         return 0
-    peptide_bundle = Path(args.peptide_bundle or shipped_model("peptide"))
+    peptide_bundles = [Path(b) for b in args.peptide_bundles or [shipped_model("peptide"), shipped_model("peptide-1ns")]]
+    bundles = [("polymer", polymer_bundle)] + [(b.stem, b) for b in peptide_bundles]
     started = time.perf_counter()
     report = {"command": " ".join(["python", "benchmarks/speed.py"] + (sys.argv[1:] if argv is None else list(argv))),
               "machine": host.machine(), "cpus": os.cpu_count(), "threads": args.threads,
               "torch": torch.__version__, "openmm": openmm.__version__, "bundles": {}}
-    for name, bundle in (("polymer", polymer_bundle), ("peptide", peptide_bundle)):
+    for name, bundle in bundles:
         _, metadata = load_bundle(bundle)
         report["bundles"][name] = {"path": f"models/{Path(bundle).name}", "weights_sha256": metadata.get("weights_sha256"),
                                    "score_calls": metadata.get("score_calls"), "mapping": metadata.get("mapping")}
     rows = versus_classical("polymer", polymer_bundle, polymers.build(POLYMER_SEQUENCE, 1), args.platforms,
                             args.threads, args.repeats)
-    rows += versus_classical("peptide", peptide_bundle, peptides.load(), args.platforms, args.threads, args.repeats)
+    for name, bundle in bundles[1:]:
+        rows += versus_classical(name, bundle, peptides.load(), args.platforms, args.threads, args.repeats)
     report["versus_classical"] = rows
+    cpu = [row for row in rows if row["platform"] == "CPU"]
+    if cpu:
+        best = max(cpu, key=lambda row: row["speed_ratio"])
+        print(f"(a) largest CG over classical on CPU: {best['speed_ratio']:.0f} ({best['system']}, CG step "
+              f"{best['cg_step_ps']:g} ps; target >= 10^4)")
+        print(f"(b) largest integrator over bare step on CPU: {max(row['integrator_over_bare'] for row in cpu):.3f} "
+              f"(target <= 1.2)")
     report["scaling"] = scaling(polymer_bundle, args.sizes, args.threads, args.repeats)
     by_size = {row["beads"]: row for row in report["scaling"]}
     if 1000 in by_size and 10000 in by_size:

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# Edges per chunk of the message computation (PaiNNMessage.propagate): about 7 MB of temporaries.
-EDGE_CHUNK = 8192
+# Edges per chunk of the message computation (PaiNNMessage.propagate): about 1 MB of temporaries,
+# which stay in a core's L2 cache (10 % faster than 8192 edges at 10³ and 10⁴ beads).
+EDGE_CHUNK = 1024
 
 
 def mlp(sizes: list[int], activate_last: bool = False) -> nn.Sequential:
