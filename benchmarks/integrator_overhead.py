@@ -3,7 +3,7 @@
 Both loops run without Python in between: ``CGMLIntegrator.step(n)`` loops in C++, and the bare
 ``step`` of the bundle, frozen as the C++ integrator freezes it, is looped inside a scripted wrapper.
 The propagator is the BondedDiffusion stand-in on a chain of beads of four atoms each.  Prints one
-ratio line per case and writes JSON.  ``integrator_vs_bare`` is reused by benchmarks/speed.py for
+ratio line per case and writes JSON.  ``bare_runner`` and ``per_call`` are reused by benchmarks/speed.py for
 trained bundles on real systems.
 
     python benchmarks/integrator_overhead.py [--beads 10 100 1000] [--platforms Reference CPU]

@@ -12,6 +12,9 @@
     10⁴ beads (10 for linear cost);
 (d) peak memory (RSS) of each size, each size in its own process.
 
+(c) times all sizes in one process, alternating them round by round, so that their growth is a
+ratio measured under the same machine conditions.
+
 Loops are warmed up and timed best-of-N, alternating the runners being compared.  Prints one ratio
 line per figure and writes benchmarks/results/speed.json with the command line.
 
@@ -34,7 +37,7 @@ import openmm.unit as unit
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from integrator_overhead import bare_runner, integrator_vs_bare, per_call  # noqa: E402
+from integrator_overhead import bare_runner, per_call  # noqa: E402
 
 import openmm_cgml  # noqa: E402
 from openmm_cgml.export import load_bundle, shipped_model  # noqa: E402
@@ -170,16 +173,15 @@ def chain_conformation(sequence, seed=0, step_nm=0.45, closest_nm=0.5, tries=50)
     return (centres[:, None, :] + offsets[None, :, None] * u[:, None, :]).reshape(-1, 3)
 
 
-def one_size(bundle, n_beads, threads, repeats):
-    """(c, d) for one chain length, in this process: time per CG step and peak RSS."""
-    torch.set_num_threads(threads)
+def chain_run(bundle, n_beads, threads):
+    """A polymers.build chain of ``n_beads`` monomers in a coil, in a CPU Context with the CG integrator,
+    after 4 CG steps; and what the bare ``step`` needs at its positions (``bare_inputs``)."""
     sequence = polymers.random_sequences(1, n_beads, seed=0)[0]
     molecule = polymers.build(sequence, 1)
-    positions = chain_conformation(sequence)
     integrator = openmm_cgml.create_integrator(str(bundle), molecule.topology, molecule.system)
     integrator.setRandomNumberSeed(1)
     context = context_for(molecule.system, integrator, "CPU", threads)
-    context.setPositions(positions)
+    context.setPositions(chain_conformation(sequence))
     rss_before = memory_mb("VmRSS")
     integrator.step(1)  # the first step also runs embed() and compiles the bundle's graphs
     peak_first = memory_mb("VmHWM")
@@ -187,17 +189,34 @@ def one_size(bundle, n_beads, threads, repeats):
     integrator.step(3)
     peak_steps = memory_mb("VmHWM")
     state = context.getState(getPositions=True).getPositions(asNumpy=True)
-    module, metadata, mapping, atoms, centres, bead_bonds = bare_inputs(bundle, molecule.topology, molecule.system, state)
-    calls = max(1, int(TARGET_SECONDS / 0.5e-3 / n_beads))  # about 0.5 ms per bead and step
-    t_integrator, t_bare = integrator_vs_bare(integrator, module, atoms, centres, bead_bonds, calls, repeats,
-                                              warmup=3 if n_beads <= 1000 else 2)
+    memory = {"rss_before_steps_mb": rss_before, "peak_rss_first_step_mb": peak_first,
+              "peak_rss_later_steps_mb": peak_steps, "peak_rss_mb": max(peak_first, peak_steps),
+              "peak_over_before_mb": max(peak_first, peak_steps) - rss_before,
+              "later_steps_over_before_mb": peak_steps - rss_before}
+    return molecule, integrator, context, memory, bare_inputs(bundle, molecule.topology, molecule.system, state)
+
+
+def one_size(bundle, n_beads, threads):
+    """(d) for one chain length, alone in this process: peak RSS, and the graph's size."""
+    torch.set_num_threads(threads)
+    molecule, _, _, memory, (_, metadata, mapping, _, centres, bead_bonds) = chain_run(bundle, n_beads, threads)
     return {"beads": mapping.n_beads, "atoms": molecule.system.getNumParticles(),
-            "edges_per_bead": edges_per_bead(metadata, centres, bead_bonds),
-            "integrator_step_ms": 1e3 * t_integrator, "bare_step_ms": 1e3 * t_bare,
-            "integrator_us_per_bead": 1e6 * t_integrator / mapping.n_beads,
-            "rss_before_steps_mb": rss_before, "peak_rss_first_step_mb": peak_first, "peak_rss_later_steps_mb": peak_steps,
-            "peak_rss_mb": max(peak_first, peak_steps), "peak_over_before_mb": max(peak_first, peak_steps) - rss_before,
-            "later_steps_over_before_mb": peak_steps - rss_before}
+            "edges_per_bead": edges_per_bead(metadata, centres, bead_bonds), **memory}
+
+
+def step_times(bundle, sizes, threads, repeats):
+    """(c) time per CG step of every size, integrator and bare step, all in this process and timed in
+    alternation (best of ``repeats`` rounds), so that the growth between sizes is one run's ratio."""
+    torch.set_num_threads(threads)
+    runners, counts, keep = [], [], []
+    for n in sizes:
+        molecule, integrator, context, _, (module, _, _, atoms, centres, bead_bonds) = chain_run(bundle, n, threads)
+        runners += [integrator.step, bare_runner(module, atoms, centres, bead_bonds, warmup=3 if n <= 1000 else 2)]
+        counts += [max(1, int(TARGET_SECONDS / 0.15e-3 / n))] * 2  # about 0.15 ms per bead and step
+        keep.append(context)
+    times = per_call(runners, counts, repeats)
+    return [{"beads": n, "integrator_step_ms": 1e3 * times[2 * i], "bare_step_ms": 1e3 * times[2 * i + 1],
+             "integrator_us_per_bead": 1e6 * times[2 * i] / n} for i, n in enumerate(sizes)]
 
 
 def memory_mb(field):
@@ -216,12 +235,17 @@ def reset_peak_memory():
 
 
 def scaling(bundle, sizes, threads, repeats):
-    rows = []
-    for n in sizes:
-        command = [sys.executable, __file__, "--one-size", str(n), "--polymer-bundle", str(bundle),
-                   "--threads", str(threads), "--repeats", str(repeats)]
+    """(c) in one subprocess for all sizes, then (d) in one subprocess per size (peak memory of that size alone)."""
+    def child(*flags):
+        command = [sys.executable, __file__, *flags, "--polymer-bundle", str(bundle), "--threads", str(threads),
+                   "--repeats", str(repeats)]
         out = subprocess.run(command, capture_output=True, text=True, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    times = child("--step-times", *map(str, sizes))
+    rows = []
+    for n, timing in zip(sizes, times):
+        row = {**child("--one-size", str(n)), **timing}
         rows.append(row)
         print(f"(c) {row['beads']:6d} beads ({row['edges_per_bead']:.1f} edges/bead): CG step {row['integrator_step_ms']:9.2f} ms "
               f"({row['integrator_us_per_bead']:.0f} us/bead), bare step {row['bare_step_ms']:9.2f} ms; "
@@ -243,12 +267,16 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads and OpenMM CPU threads")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (best of)")
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)  # (c, d) for one size, in a subprocess
+    parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)  # (d) for one size, in a subprocess
+    parser.add_argument("--step-times", type=int, nargs="+", help=argparse.SUPPRESS)  # (c), in a subprocess
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     polymer_bundle = Path(args.polymer_bundle or shipped_model("polymer"))
     if args.one_size:
-        print(json.dumps(one_size(polymer_bundle, args.one_size, args.threads, min(args.repeats, 3))))
+        print(json.dumps(one_size(polymer_bundle, args.one_size, args.threads)))
+        return 0
+    if args.step_times:
+        print(json.dumps(step_times(polymer_bundle, args.step_times, args.threads, min(args.repeats, 5))))
         return 0
     peptide_bundles = [Path(b) for b in args.peptide_bundles or [shipped_model("peptide"), shipped_model("peptide-1ns")]]
     bundles = [("polymer", polymer_bundle)] + [(b.stem, b) for b in peptide_bundles]
