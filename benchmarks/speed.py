@@ -5,7 +5,7 @@
     and friction of the polymer family), the shipped peptide models on alanine dipeptide (amber14 +
     GBn2, 2 fs): ``peptide`` (CG step 2 ps) and ``peptide-1ns`` (CG step 1 ns);
 (b) time of one integrator step over the bare bundle ``step`` on the same tensors (both looped without
-    Python in between, as in integrator_overhead.py), for the same two systems;
+    Python in between, as in integrator_overhead.py), for the same three bundles;
 (c) time per CG step of the polymer model for chains of 10², 10³ and 10⁴ beads (polymers.build chains,
     one bead per monomer, in self-avoiding random-walk conformations, so that beads have neighbours
     all around as in a coil rather than the few of the extended start), and the growth from 10³ to
