@@ -3,19 +3,22 @@ PYTHON_BOOT ?= python3.11
 VENV        := .venv
 PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip --disable-pip-version-check
-# torch-cluster 1.6.3 has no wheel for torch 2.13: it is built from source once per machine
-# (about 10 minutes on 2 cores) and the wheel is reused from this cache by every clone.
-WHEEL_CACHE ?= $(HOME)/.cache/openmm-cgml/wheels
+TORCH       := $(shell sed -n 's/^torch==\([^ ]*\).*/\1/p' requirements.txt)
+# torch-cluster 1.6.3 has no wheel on the package index: it is built from source against the pinned
+# torch once per machine (about 10 minutes on 2 cores) and reused from this cache, one folder per
+# torch version, so a wheel built against another torch is never reused.
+WHEEL_CACHE ?= $(HOME)/.cache/openmm-cgml/wheels/torch-$(TORCH)
 
-.PHONY: setup plugin test demo bench clean
+.PHONY: setup plugin test demo bench wheel wheel-check clean
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PIP) install -q -r requirements.txt
+	sed '/^torch-cluster/d' requirements.txt > $(VENV)/requirements-first.txt
+	$(PIP) install -q -r $(VENV)/requirements-first.txt
 	mkdir -p $(WHEEL_CACHE)
 	ls $(WHEEL_CACHE)/torch_cluster-1.6.3-*.whl >/dev/null 2>&1 || \
 	  MAX_JOBS=2 $(PIP) wheel -q --no-build-isolation --no-deps -w $(WHEEL_CACHE) torch_cluster==1.6.3
-	$(PIP) install -q --no-deps $(WHEEL_CACHE)/torch_cluster-1.6.3-*.whl
+	$(PIP) install -q --find-links $(WHEEL_CACHE) -r requirements.txt
 	touch $@
 
 setup: $(VENV)/.deps
@@ -32,11 +35,21 @@ demo: plugin
 	$(PY) -m openmm_cgml.cli demo
 
 # Speed (CG vs classical, integrator vs bare step, 10^2-10^4 beads, memory), about 2 minutes; the
-# fidelity benchmark needs the regenerated polymer data: see models/polymer.md.
+# fidelity benchmark needs the regenerated polymer data: see openmm_cgml/models/polymer.md.
 bench: plugin
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/integrator_overhead.py
 	$(PY) -m pytest -q -m slow
 
+# The package as a wheel (plugin libraries, SWIG module, shipped models) in dist/, and the check that
+# it works where nothing else is: a fresh venv with the pinned requirements, the wheel, an example
+# script and the `cgml` entry point (run by CI after the tests).
+wheel: $(VENV)/.deps
+	rm -rf dist
+	$(PIP) wheel -q --no-build-isolation --no-deps -w dist .
+
+wheel-check: wheel
+	WHEEL_CACHE=$(WHEEL_CACHE) PYTHON_BOOT=$(PYTHON_BOOT) scripts/check_wheel.sh dist
+
 clean:
-	rm -rf build *.egg-info openmm_cgml/*.so openmm_cgml/cgmlplugin.py
+	rm -rf build dist *.egg-info openmm_cgml/*.so openmm_cgml/cgmlplugin.py

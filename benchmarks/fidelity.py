@@ -13,7 +13,7 @@ the stored classical trajectory of the same sequence:
 Optional ablation: collisions against the number of score calls per step (bundles re-exported
 from the training checkpoint).  Results go to benchmarks/results/ as JSON, with the command line.
 
-    python benchmarks/fidelity.py --bundle models/polymer.pt --data data/polymers-standard \\
+    python benchmarks/fidelity.py --bundle openmm_cgml/models/polymer.pt --data data/polymers-standard \\
         --checkpoint out/train/polymer/best.pt --steps 10000 --ablation 0 1 5 10 200
 """
 from __future__ import annotations
@@ -27,6 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from openmm_cgml.cli.options import add_platform
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -115,14 +117,15 @@ def main(argv=None) -> int:
     parser.add_argument("--ablation", type=int, nargs="*", default=[], help="score calls to compare, e.g. 0 1 5 10 200")
     parser.add_argument("--ablation-steps", type=int, default=500)
     parser.add_argument("--ablation-runs", type=int, default=4, help="runs of the split used in the ablation")
-    parser.add_argument("--platform", default="CPU")
+    add_platform(parser)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(RESULTS / "fidelity.json"))
     args = parser.parse_args(argv)
 
     from openmm_cgml.data import run_paths
-    from openmm_cgml.export import export_checkpoint, load_bundle
+    from openmm_cgml.bundle import load_bundle
+    from openmm_cgml.export import export_checkpoint
 
     _, metadata = load_bundle(args.bundle)
     mapping = metadata.get("mapping", "residue")

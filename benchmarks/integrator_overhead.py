@@ -20,7 +20,7 @@ import openmm
 import torch
 
 import openmm_cgml
-from openmm_cgml.export import load_bundle, save_bundle
+from openmm_cgml.bundle import load_bundle, save_bundle
 from openmm_cgml.standins import BondedDiffusion
 
 ATOMS_PER_BEAD = 4

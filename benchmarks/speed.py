@@ -1,4 +1,4 @@
-"""Speed of the learned CG integrator (issue 6): every figure a ratio measured in this one run.
+"""Speed of the learned CG integrator: every figure a ratio measured in this one run.
 
 (a) simulated time per wall second, CGMLIntegrator against classical OpenMM (LangevinMiddleIntegrator)
     on the same System and platform: the shipped polymer model on a 20-monomer chain (classical step
@@ -40,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from integrator_overhead import bare_runner, per_call  # noqa: E402
 
 import openmm_cgml  # noqa: E402
-from openmm_cgml.export import load_bundle, shipped_model  # noqa: E402
-from openmm_cgml.integrator import atom_bonds, atom_features, bundle_mapping  # noqa: E402
+from openmm_cgml.bundle import load_bundle, shipped_model  # noqa: E402
+from openmm_cgml.features import atom_bonds, atom_features  # noqa: E402
+from openmm_cgml.mapping import BeadMapping  # noqa: E402
 from openmm_cgml.nn import bead_graph  # noqa: E402
 from openmm_cgml.systems import peptides, polymers  # noqa: E402
 
@@ -67,7 +68,7 @@ def bare_inputs(bundle, topology, system, positions):
     """What the integrator hands the bundle: atom inputs of ``embed``, bead centres (n_beads, 3) nm and
     bead bonds, with the mapping the bundle was trained with (as create_integrator picks it)."""
     module, metadata = load_bundle(bundle)
-    mapping = bundle_mapping(metadata, topology, system)
+    mapping = BeadMapping.from_metadata(metadata, topology, system)
     bonds = atom_bonds(topology)
     atoms = (torch.tensor(atom_features(topology), dtype=torch.int64), torch.tensor(bonds, dtype=torch.int64).T.contiguous(),
              torch.tensor(mapping.bead_of_atom, dtype=torch.int64), torch.tensor(mapping.atom_masses, dtype=torch.float64))
@@ -286,7 +287,7 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "openmm": openmm.__version__, "bundles": {}}
     for name, bundle in bundles:
         _, metadata = load_bundle(bundle)
-        report["bundles"][name] = {"path": f"models/{Path(bundle).name}", "weights_sha256": metadata.get("weights_sha256"),
+        report["bundles"][name] = {"path": f"openmm_cgml/models/{Path(bundle).name}", "weights_sha256": metadata.get("weights_sha256"),
                                    "score_calls": metadata.get("score_calls"), "mapping": metadata.get("mapping")}
     rows = versus_classical("polymer", polymer_bundle, polymers.build(POLYMER_SEQUENCE, 1), args.platforms,
                             args.threads, args.repeats)

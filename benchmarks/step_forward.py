@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from openmm_cgml.nn import Propagator
-from openmm_cgml.train import load_config
+from openmm_cgml.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "step_forward.json"

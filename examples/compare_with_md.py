@@ -7,14 +7,14 @@ to the output folder.  The same is available as `cgml compare --pdb FILE --bundl
 import sys
 
 from openmm_cgml import shipped_model
-from openmm_cgml.compare import compare
+from openmm_cgml.compare import CompareSettings, compare
 from openmm_cgml.systems import peptides
 
 
 def main(out="out/compare-peptide", cg_steps: int = 2000, md_steps: int = 200_000):
     peptide = peptides.load()  # or peptides.load("my.pdb")
-    report = compare(peptide.system, peptide.topology, peptide.positions, shipped_model("peptide"), out_dir=out,
-                     cg_steps=cg_steps, md_steps=md_steps, md_timestep_ps=peptide.timestep_ps)
+    settings = CompareSettings.for_molecule(peptide, cg_steps=cg_steps, md_steps=md_steps)  # the system's MD settings
+    report = compare(peptide.system, peptide.topology, peptide.positions, shipped_model("peptide"), settings, out_dir=out)
     print(f"mean bead Rg: CG {report['cg']['rg_mean_nm']:.3f} nm, classical {report['classical']['rg_mean_nm']:.3f} nm; "
           f"speed ratio {report['speed']['ratio']:.0f}; report in {out}/report.md")
     return report

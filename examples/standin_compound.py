@@ -12,7 +12,7 @@ import openmm.unit as unit
 import torch
 
 import openmm_cgml
-from openmm_cgml.export import save_bundle
+from openmm_cgml.bundle import save_bundle
 
 
 class Contraction(torch.nn.Module):

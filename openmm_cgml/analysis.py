@@ -49,6 +49,11 @@ def radius_of_gyration(x, masses=None) -> np.ndarray:
     return np.sqrt(np.einsum("i,fi->f", w, ((x - com[:, None]) ** 2).sum(-1)))
 
 
+def trusted_lags(n_frames: int) -> int:
+    """The longest ACF lag (in frames) the estimators here rely on for a series of ``n_frames``."""
+    return n_frames // 4
+
+
 def autocorrelation(series, max_lag: int | None = None) -> np.ndarray:
     """Normalised autocorrelation of a 1-d series (FFT, mean removed, unbiased 1/(N-k) per lag).
 
@@ -68,36 +73,55 @@ def autocorrelation(series, max_lag: int | None = None) -> np.ndarray:
     return raw / raw[0]
 
 
-def relaxation_time(series, frame_interval_ps: float, method: str = "efold") -> float:
-    """Relaxation time (ps) of a series sampled every ``frame_interval_ps`` (see the module rules).
+def times_from_acf(acf, interval_ps: float) -> dict[str, float]:
+    """Relaxation times (ps) from a normalised ACF sampled every ``interval_ps`` (lags 0, 1, ...).
 
-    ``integral``: trapezoid integral of the ACF from lag 0 to its first zero crossing (linearly
-    interpolated).  ``fit``: least squares of ln ACF = -t/tau over the lags before the crossing
-    where the ACF exceeds exp(-2) (the noisy tail left out).  NaN when the series cannot resolve it.
+    "efold": the lag where the ACF first reaches 1/e (linear interpolation).  "integral": trapezoid
+    integral of the ACF up to its first zero crossing (interpolated).  "fit": least squares of
+    ln ACF = -t/tau over the lags before that crossing where the ACF exceeds exp(-2).  NaN where the
+    ACF does not reach the level within the lags given: pass only the trusted lags.
     """
+    acf = np.asarray(acf, dtype=np.float64)
+    if not float(interval_ps) > 0:
+        raise ValueError(f"times_from_acf: interval_ps must be positive, got {interval_ps}")
+    if acf.ndim != 1 or acf.size == 0:
+        raise ValueError(f"times_from_acf: the ACF must be a non-empty 1-d array, got shape {acf.shape}")
+    times = {"efold": float("nan"), "integral": float("nan"), "fit": float("nan")}
+    if not np.isfinite(acf[0]):
+        return times
+    if acf[0] != 1.0:
+        raise ValueError(f"times_from_acf: the ACF must be normalised to 1 at lag 0, got {acf[0]}")
+    below = np.flatnonzero(acf <= EFOLD)
+    if below.size:
+        c = int(below[0])
+        a0, a1 = acf[c - 1], acf[c]
+        times["efold"] = float((c - 1 + (a0 - EFOLD) / (a0 - a1)) * interval_ps)
+    below = np.flatnonzero(acf <= 0.0)
+    if below.size == 0:
+        return times
+    c = int(below[0])
+    a0, a1 = acf[c - 1], acf[c]
+    crossing = c - 1 + a0 / (a0 - a1)  # lag where the interpolated ACF reaches zero
+    area = np.trapezoid(acf[:c]) + 0.5 * a0 * (crossing - (c - 1))
+    times["integral"] = float(area * interval_ps)
+    t, a = np.arange(1, c), acf[1:c]
+    t, a = t[a > FIT_FLOOR], a[a > FIT_FLOOR]
+    if t.size == 0:  # the ACF drops below exp(-2) within one frame: tau is under half a frame
+        times["fit"] = float(-interval_ps / np.log(acf[1])) if c > 1 else float(crossing * interval_ps)
+    else:
+        times["fit"] = float(interval_ps / (-np.sum(t * np.log(a)) / np.sum(t * t)))
+    return times
+
+
+def relaxation_time(series, frame_interval_ps: float, method: str = "efold") -> float:
+    """Relaxation time (ps) of a series sampled every ``frame_interval_ps`` (see the module rules and
+    ``times_from_acf``).  NaN when the series cannot resolve it."""
     if method not in ("efold", "integral", "fit"):
         raise ValueError(f"relaxation_time: method must be 'efold', 'integral' or 'fit', got {method!r}")
     y = np.asarray(series, dtype=np.float64)
     if y.size < MIN_FRAMES or not np.all(np.isfinite(y)) or np.ptp(y) == 0:
         return float("nan")
-    acf = autocorrelation(y, y.size // 4)
-    below = np.flatnonzero(acf <= (EFOLD if method == "efold" else 0.0))
-    if below.size == 0:
-        return float("nan")
-    c = int(below[0])
-    a0, a1 = acf[c - 1], acf[c]
-    if method == "efold":
-        return float((c - 1 + (a0 - EFOLD) / (a0 - a1)) * frame_interval_ps)
-    crossing = c - 1 + a0 / (a0 - a1)  # lag where the interpolated ACF reaches zero
-    if method == "integral":
-        area = np.trapezoid(acf[:c]) + 0.5 * a0 * (crossing - (c - 1))
-        return float(area * frame_interval_ps)
-    t, a = np.arange(1, c), acf[1:c]
-    t, a = t[a > FIT_FLOOR], a[a > FIT_FLOOR]
-    if t.size == 0:  # the ACF drops below exp(-2) within one frame: tau is under half a frame
-        return float(-frame_interval_ps / np.log(acf[1])) if c > 1 else float(crossing * frame_interval_ps)
-    inverse = -np.sum(t * np.log(a)) / np.sum(t * t)
-    return float(frame_interval_ps / inverse)
+    return times_from_acf(autocorrelation(y, trusted_lags(y.size)), frame_interval_ps)[method]
 
 
 def msd(x, frame_interval_ps: float = 1.0, max_lag: int | None = None, remove_com: bool = False,

@@ -2,6 +2,8 @@
 
 A ``WindowBatch`` holds several windows, possibly of different systems, as one disjoint graph:
 atoms and beads of all windows are concatenated and the index tensors are offset accordingly.
+Its first fields are the inputs of the contract's ``embed`` and ``step`` (``contract.EMBED``,
+``contract.STEP``: names, dtypes, shapes, units), batched.
 """
 from __future__ import annotations
 
@@ -14,20 +16,24 @@ import openmm
 import torch
 from torch import Tensor
 
-from .integrator import atom_bonds, atom_features
+from .features import atom_bonds, atom_features
 from .mapping import BeadMapping
+from .reference import DATASET_FILE
 
 
 @dataclass
 class WindowBatch:
-    atom_features: Tensor  # (n_atoms, F) int64, columns as integrator.ATOM_FEATURES
-    atom_bonds: Tensor     # (2, E) int64, global atom indices, each bond once
-    bead_of_atom: Tensor   # (n_atoms,) int64, global bead indices
-    atom_masses: Tensor    # (n_atoms,) float64, amu
-    bead_bonds: Tensor     # (2, E_b) int64, global bead indices, each bond once with i < j
-    bead_graph: Tensor     # (n_beads,) int64, the window each bead belongs to
-    history: Tensor        # (k, n_beads, 3) float64, nm, oldest frame first
-    target: Tensor         # (n_beads, 3) float64, nm, the frame one CG step after history[-1]
+    """Windows as one graph: the contract's inputs (indices global over the batch) and, besides them,
+    the window of each bead and the frame one CG step after ``history[-1]`` (float64, nm)."""
+
+    atom_features: Tensor
+    atom_bonds: Tensor
+    bead_of_atom: Tensor
+    atom_masses: Tensor
+    bead_bonds: Tensor
+    bead_graph: Tensor     # (n_beads,) int64
+    history: Tensor
+    target: Tensor         # (n_beads, 3)
     n_graphs: int
 
     @property
@@ -171,8 +177,6 @@ class Windows(torch.utils.data.Dataset):
 
 def read_dataset(dataset_dir) -> dict:
     """The ``dataset.json`` of a complete dataset written by ``cgml reference``."""
-    from .reference import DATASET_FILE
-
     path = Path(dataset_dir) / DATASET_FILE
     if not path.is_file():
         raise FileNotFoundError(f"'{path}' does not exist: not a complete dataset (run cgml reference)")

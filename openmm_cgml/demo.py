@@ -9,23 +9,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compare import compare
-from .export import shipped_model
+from .bundle import shipped_model
+from .compare import CompareSettings, compare
 from .mapping import BeadMapping
 from .systems import polymers
 
 SEQUENCE = "SRRSRRRSRSRSRSRSHSRR"  # in the standard benchmark's held-out test split
 
 
-def run(out_dir="out/demo", cg_steps: int = 2000, md_steps: int = 250_000, platform: str = "CPU", seed: int = 1,
+def run(out_dir="out/demo", cg_steps: int = 2000, md_steps: int = 250_000, platform: str | None = None, seed: int = 1,
         progress: bool = True) -> dict:
+    """Build the chain, compare, print the headline figures; returns the report (``compare``'s dict).
+    ``platform`` defaults to CUDA when present, else CPU."""
     molecule = polymers.build(SEQUENCE, seed)
     mapping = BeadMapping.per_residue(molecule.topology, molecule.system)
     bundle = shipped_model("polymer")
     print(f"chain {SEQUENCE}: {mapping.n_atoms} particles in {mapping.n_beads} beads; model {bundle.name}")
-    report = compare(molecule.system, molecule.topology, molecule.positions, bundle, mapping, out_dir, cg_steps,
-                     md_steps, molecule.timestep_ps, molecule.temperature_k, molecule.friction_per_ps,
-                     platform=platform, seed=seed, progress=progress)
+    settings = CompareSettings.for_molecule(molecule, cg_steps=cg_steps, md_steps=md_steps,
+                                            platform=platform, seed=seed, progress=progress)
+    report = compare(molecule.system, molecule.topology, molecule.positions, bundle, settings, mapping, out_dir)
     cg, md = report["cg"], report["classical"]
     speed = report["speed"]
     print(f"mean Rg: CG {cg['rg_mean_nm']:.3f} nm, classical {md['rg_mean_nm']:.3f} nm; Rg² relaxation: "
@@ -41,13 +43,3 @@ def run(out_dir="out/demo", cg_steps: int = 2000, md_steps: int = 250_000, platf
 
 def _ps(value) -> str:
     return "n/a (run too short)" if value is None else f"{value:.0f} ps"
-
-
-def add_cli(commands) -> None:
-    parser = commands.add_parser("demo", help="the shipped polymer model against classical MD, with a report")
-    parser.add_argument("--out", default="out/demo", help="folder for the report and its plots")
-    parser.add_argument("--cg-steps", type=int, default=2000, help="CG steps of 20 ps")
-    parser.add_argument("--md-steps", type=int, default=250_000, help="classical steps of 0.02 ps")
-    parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference"])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.set_defaults(func=lambda args: run(args.out, args.cg_steps, args.md_steps, args.platform, args.seed) and 0)

@@ -3,7 +3,7 @@
 After CG steps every atom has been translated rigidly with its bead, so bonds between beads are
 stretched and atoms of neighbouring beads may overlap.  ``handoff`` minimises the energy of the full
 atomistic System with each bead's mass-weighted centre held at its target by a harmonic
-``CustomCentroidBondForce`` (force constant in kJ/mol/nm²), then writes the relaxed positions back,
+``CustomCentroidBondForce`` (``force_constant_kj_per_nm2``), then writes the relaxed positions back,
 draws velocities at the temperature, and leaves the Context ready for classical steps.
 
 A harmonic restraint alone leaves each centre off its target by (net force of the System on the
@@ -26,6 +26,7 @@ import openmm
 import openmm.unit as unit
 
 from .mapping import BeadMapping
+from .units import plain, plain_array
 
 RESTRAINT = "0.5*k_restraint*((x1-x0)^2+(y1-y0)^2+(z1-z0)^2)"
 
@@ -44,9 +45,9 @@ class HandoffResult:
         return asdict(self)
 
 
-def restraint_force(mapping: BeadMapping, targets, force_constant: float) -> openmm.CustomCentroidBondForce:
-    """A force holding the mass-weighted centre of every bead of ``mapping`` at ``targets`` (n_beads, 3) nm."""
-    targets = _nm(targets)
+def restraint_force(mapping: BeadMapping, targets_nm, force_constant_kj_per_nm2: float) -> openmm.CustomCentroidBondForce:
+    """A force holding the mass-weighted centre of every bead of ``mapping`` at ``targets_nm`` (n_beads, 3)."""
+    targets = plain_array(targets_nm)
     if targets.shape != (mapping.n_beads, 3):
         raise ValueError(f"handoff: targets have shape {targets.shape}, expected ({mapping.n_beads}, 3) bead centres in nm")
     if not np.all(np.isfinite(targets)):
@@ -59,30 +60,27 @@ def restraint_force(mapping: BeadMapping, targets, force_constant: float) -> ope
     for b in range(mapping.n_beads):
         atoms = np.flatnonzero(beads == b)
         group = force.addGroup(atoms.tolist(), masses[atoms].tolist())
-        force.addBond([group], [float(force_constant), *map(float, targets[b])])
+        force.addBond([group], [float(force_constant_kj_per_nm2), *map(float, targets[b])])
     return force
 
 
-def handoff(context: openmm.Context, mapping: BeadMapping, targets=None, temperature=300.0,
-            force_constant: float = 5.0e4, tolerance: float = 1.0, max_iterations: int = 0,
+def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temperature_k=300.0,
+            force_constant_kj_per_nm2: float = 5.0e4, tolerance_kj_per_nm: float = 1.0, max_iterations: int = 0,
             seed: int | None = None, rounds: int = 4, accuracy_nm: float = 0.002) -> HandoffResult:
-    """Relax the atoms of ``context`` with bead centres restrained at ``targets``, then draw velocities.
+    """Relax the atoms of ``context`` with bead centres restrained at ``targets_nm``, then draw velocities.
 
-    ``targets`` (n_beads, 3) nm, default the bead centres of the Context's current positions (what the
-    CG model produced).  ``temperature`` in K (or a Quantity); ``force_constant`` in kJ/mol/nm²;
-    ``tolerance`` is the minimiser's force tolerance in kJ/mol/nm; ``max_iterations`` 0 = until
-    converged; ``seed`` for the velocities (None: random); at most ``rounds`` anchor corrections,
-    stopping once every centre is within ``accuracy_nm`` of its target.  The Context's System is
-    left untouched.
+    ``targets_nm`` (n_beads, 3), default the bead centres of the Context's current positions (what
+    the CG model produced).  ``tolerance_kj_per_nm`` is the minimiser's force tolerance;
+    ``max_iterations`` 0 = until converged; ``seed`` for the velocities (None: random); at most
+    ``rounds`` anchor corrections, stopping once every centre is within ``accuracy_nm`` of its
+    target.  Quantities are converted to these units.  The Context's System is left untouched.
     """
     system = context.getSystem()
-    if mapping.n_atoms != system.getNumParticles():
-        raise ValueError(f"handoff: the mapping covers {mapping.n_atoms} atoms but the Context's System has "
-                         f"{system.getNumParticles()} particles")
+    mapping.require_covers(system, "handoff")
     state = context.getState(getPositions=True, getEnergy=True, getParameters=True)
-    if targets is None:
-        targets = mapping.centres(state.getPositions(asNumpy=True))
-    targets = _nm(targets)
+    targets = mapping.centres(state.getPositions(asNumpy=True)) if targets_nm is None else plain_array(targets_nm)
+    force_constant = plain(force_constant_kj_per_nm2, unit.kilojoule_per_mole / unit.nanometer ** 2,
+                           "force_constant_kj_per_nm2")
     copy = openmm.XmlSerializer.clone(system)
     restraint = restraint_force(mapping, targets, force_constant)
     copy.addForce(restraint)
@@ -90,7 +88,7 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets=None, tempera
     relax.setState(state)
     report, anchors = _Counter(), targets.copy()
     for _ in range(max(1, int(rounds))):
-        openmm.LocalEnergyMinimizer.minimize(relax, tolerance, max_iterations, report)
+        openmm.LocalEnergyMinimizer.minimize(relax, tolerance_kj_per_nm, max_iterations, report)
         relaxed = relax.getState(getPositions=True).getPositions(asNumpy=True)
         miss = targets - mapping.centres(relaxed)
         if np.abs(miss).max() < accuracy_nm / np.sqrt(3):
@@ -102,8 +100,7 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets=None, tempera
     del relax
     context.setPositions(relaxed)
     context.applyConstraints(1e-6)
-    if unit.is_quantity(temperature):
-        temperature = temperature.value_in_unit(unit.kelvin)
+    temperature = plain(temperature_k, unit.kelvin, "temperature_k")
     if seed is None:
         context.setVelocitiesToTemperature(float(temperature))
     else:
@@ -135,7 +132,3 @@ def _temporary_context(system: openmm.System, like: openmm.Context) -> openmm.Co
         return openmm.Context(system, integrator, platform, properties)
     except openmm.OpenMMException:
         return openmm.Context(system, openmm.VerletIntegrator(0.001), platform)
-
-
-def _nm(x) -> np.ndarray:
-    return np.asarray(x.value_in_unit(unit.nanometer) if unit.is_quantity(x) else x, dtype=np.float64)

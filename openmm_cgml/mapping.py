@@ -13,6 +13,8 @@ import openmm.app as app
 import openmm.unit as unit
 import torch
 
+from .units import plain_array
+
 
 @dataclass(frozen=True)
 class BeadMapping:
@@ -97,13 +99,57 @@ class BeadMapping:
         return cls(tuple(beads.tolist()), particle_masses(system), f"graclus:{atoms_per_bead:g}")
 
     @classmethod
+    def united_atom(cls, topology: app.Topology, system) -> "BeadMapping":
+        """One bead per heavy atom, with the hydrogens bonded to it (united atoms): the bead centres
+        keep the backbone's shape, so dihedrals such as phi and psi can be read from beads.  Beads are
+        numbered in the order of their heavy atoms."""
+        check_sizes(topology, system)
+        atoms = list(topology.atoms())
+        heavy = [a.index for a in atoms if not _is_hydrogen(a)]
+        if not heavy:
+            raise ValueError("BeadMapping.united_atom: the Topology has no heavy atoms")
+        bead = {index: b for b, index in enumerate(heavy)}
+        beads = [bead.get(a.index, -1) for a in atoms]
+        for a, b in topology.bonds():
+            for h, other in ((a, b), (b, a)):
+                if _is_hydrogen(h) and not _is_hydrogen(other):
+                    beads[h.index] = bead[other.index]
+        orphans = [a.name for a in atoms if beads[a.index] < 0]
+        if orphans:
+            raise ValueError(f"BeadMapping.united_atom: hydrogens {orphans[:5]} are not bonded to a heavy atom")
+        return cls(tuple(beads), particle_masses(system), "united-atom")
+
+    @classmethod
     def create(cls, method: str, topology: app.Topology, system) -> "BeadMapping":
-        """A mapping from its method string: 'residue' or 'graclus:ATOMS_PER_BEAD' (as stored in ``method``)."""
+        """A mapping from its method string, as stored in ``method``: 'residue', 'united-atom' or
+        'graclus:ATOMS_PER_BEAD'."""
         if method == "residue":
             return cls.per_residue(topology, system)
+        if method == "united-atom":
+            return cls.united_atom(topology, system)
         if method.startswith("graclus:"):
             return cls.by_clustering(topology, system, float(method.split(":", 1)[1]))
-        raise ValueError(f"unknown mapping method '{method}': use 'residue' or 'graclus:ATOMS_PER_BEAD'")
+        raise ValueError(f"unknown mapping method '{method}': use 'residue', 'united-atom' or 'graclus:ATOMS_PER_BEAD'")
+
+    @classmethod
+    def from_metadata(cls, metadata: dict, topology: app.Topology, system) -> "BeadMapping":
+        """The beads a bundle was trained with (the mapping method in its metadata), else one per residue."""
+        return cls.create(metadata.get("mapping") or "residue", topology, system)
+
+    @classmethod
+    def of_integrator(cls, integrator, system) -> "BeadMapping":
+        """The beads a CGMLIntegrator was given (its bead assignment), with the System's masses."""
+        beads = tuple(integrator.getBeadAssignment()) or tuple(range(system.getNumParticles()))
+        method = json.loads(integrator.getMetadata()).get("mapping") or "custom"
+        mapping = cls(beads, particle_masses(system), method)
+        mapping.require_covers(system)
+        return mapping
+
+    def require_covers(self, system, where: str = "BeadMapping") -> None:
+        """Raise ValueError unless the mapping has one entry per particle of ``system``."""
+        if self.n_atoms != system.getNumParticles():
+            raise ValueError(f"{where}: the mapping covers {self.n_atoms} atoms but the System has "
+                             f"{system.getNumParticles()} particles")
 
     @property
     def n_atoms(self) -> int:
@@ -119,7 +165,7 @@ class BeadMapping:
 
     def centres(self, positions) -> np.ndarray:
         """Mass-weighted bead centres of positions shaped (..., n_atoms, 3), in the same units."""
-        x = np.asarray(positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions, dtype=np.float64)
+        x = plain_array(positions)
         if x.shape[-2:] != (self.n_atoms, 3):
             raise ValueError(f"BeadMapping.centres: positions have shape {x.shape}, expected (..., {self.n_atoms}, 3)")
         beads = torch.tensor(self.bead_of_atom)
@@ -156,6 +202,10 @@ def check_sizes(topology: app.Topology, system) -> None:
     if topology.getNumAtoms() != system.getNumParticles():
         raise ValueError(f"the Topology has {topology.getNumAtoms()} atoms but the System has "
                          f"{system.getNumParticles()} particles")
+
+
+def _is_hydrogen(atom) -> bool:
+    return atom.element is not None and atom.element.atomic_number == 1
 
 
 def particle_masses(system) -> tuple[float, ...]:

@@ -18,8 +18,9 @@ import numpy as np
 import openmm
 import openmm.unit as unit
 
+from . import platforms
 from .files import write_atomically
-from .systems import MolecularSystem
+from .systems import MolecularSystem, peptides, polymers
 
 METADATA_VERSION = 1
 
@@ -32,11 +33,6 @@ class RunSettings:
     seed: int = 1
     platform: str | None = None  # None: CUDA when present, otherwise CPU
     chunk_frames: int = 500
-
-
-def default_platform() -> str:
-    names = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
-    return "CUDA" if "CUDA" in names else "CPU"
 
 
 def is_complete(out_dir, name: str) -> bool:
@@ -67,7 +63,7 @@ def run(molecule: MolecularSystem, out_dir, name: str, settings: RunSettings, pr
     n_frames = steps_of(settings.production_ps, settings.save_interval_ps, "the production length in save intervals")
     parts = out_dir / f"{name}.parts"
     parts.mkdir(exist_ok=True)
-    platform = settings.platform or default_platform()
+    platform = settings.platform or platforms.default()
     integrator = openmm.LangevinMiddleIntegrator(molecule.temperature_k * unit.kelvin,
                                                  molecule.friction_per_ps / unit.picosecond, dt * unit.picosecond)
     integrator.setRandomNumberSeed(settings.seed)
@@ -150,21 +146,53 @@ DATASET_FILE = "dataset.json"
 # The standard polymer benchmark: 48 sequences of 20 monomers, 10 ns each, a frame every 2 ps.
 STANDARD_POLYMERS = dict(sequences=48, length=20, seed=2026, production_ps=10000.0, save_interval_ps=2.0,
                          equilibration_ps=200.0, platform="CPU")
+# The fidelity benchmark: held-out chains with independent replicas each (benchmark_polymer_jobs), on
+# the Reference platform (faster than CPU for one 60-particle chain: no threads to synchronise).
+BENCHMARK_POLYMERS = dict(length=20, seed=7001, save_interval_ps=2.0, equilibration_ps=200.0, platform="Reference",
+                          production_ps=16000.0, splits={"validation": dict(sequences=16, replicas=4, production_ps=10000.0),
+                                                         "test": dict(sequences=16, replicas=8, production_ps=16000.0)})
 
 
 @dataclass(frozen=True)
 class Job:
-    """One trajectory to run: ``kind`` 'polymer' (source = sequence) or 'pdb' (source = file)."""
+    """One trajectory to run: ``kind`` 'polymer' (source = sequence) or 'pdb' (source = file, run in
+    ``environment`` at ``temperature_k``: ``peptides.load``); ``production_ps``, when given, replaces
+    the run settings' length for this job."""
     name: str
     kind: str
     source: str
     seed: int
+    production_ps: float | None = None
+    environment: str = "gbn2"
+    temperature_k: float = 300.0
 
 
 def build(job: Job) -> MolecularSystem:
-    from .systems import peptides, polymers
+    if job.kind == "polymer":
+        return polymers.build(job.source, job.seed)
+    return peptides.load(job.source, environment=job.environment, temperature_k=job.temperature_k)
 
-    return polymers.build(job.source, job.seed) if job.kind == "polymer" else peptides.load(job.source)
+
+def benchmark_polymer_jobs(preset: dict | None = None) -> tuple[list[Job], dict[str, list[str]]]:
+    """The fidelity benchmark's chains: new sequences drawn like the standard ones (and none of
+    them), each run as independent replicas named SEQUENCE-rI, split by sequence into the preset's
+    splits, each with its own number of sequences, replicas and run length."""
+    preset = preset or BENCHMARK_POLYMERS
+    standard = set(polymers.random_sequences(STANDARD_POLYMERS["sequences"], STANDARD_POLYMERS["length"],
+                                             STANDARD_POLYMERS["seed"]))
+    wanted = sum(split["sequences"] for split in preset["splits"].values())
+    drawn = polymers.random_sequences(wanted + len(standard), preset["length"], preset["seed"])
+    sequences = iter([s for s in dict.fromkeys(drawn) if s not in standard])
+    jobs, splits = [], {}
+    for name, split in preset["splits"].items():
+        splits[name] = []
+        for i in range(split["sequences"]):
+            sequence = next(sequences)
+            for r in range(split["replicas"]):
+                job = Job(f"{sequence}-r{r}", "polymer", sequence, preset["seed"] + 1000 * r + len(jobs), split["production_ps"])
+                jobs.append(job)
+                splits[name].append(job.name)
+    return jobs, splits
 
 
 def split_polymers(sequences: list[str]) -> dict[str, list[str]]:
@@ -193,7 +221,8 @@ def generate(jobs: list[Job], splits: dict[str, list[str]], out_dir, settings: R
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, processes), mp_context=context, initializer=_init_worker,
                              initargs=(counter,)) as pool, \
-            tqdm(total=len(jobs) * (settings.equilibration_ps + settings.production_ps), unit="ps", desc=f"{len(jobs)} runs", smoothing=0.1) as bar:
+            tqdm(total=sum(settings.equilibration_ps + (job.production_ps or settings.production_ps) for job in jobs),
+                 unit="ps", desc=f"{len(jobs)} runs", smoothing=0.1) as bar:
         futures = [pool.submit(_run_job, job, str(out_dir / "trajectories"), settings) for job in jobs]
         while not all(f.done() for f in futures):
             time.sleep(0.5)
@@ -225,59 +254,6 @@ def _run_job(job: Job, out_dir: str, settings: RunSettings) -> float:
         with _COUNTER.get_lock():
             _COUNTER.value += int(round(steps * fs_per_step))
 
-    run(molecule, out_dir, job.name, RunSettings(**(asdict(settings) | {"seed": job.seed})), progress)
+    length = {"production_ps": job.production_ps} if job.production_ps else {}
+    run(molecule, out_dir, job.name, RunSettings(**(asdict(settings) | {"seed": job.seed} | length)), progress)
     return round(time.perf_counter() - started, 2)
-
-
-def add_cli(commands) -> None:
-    parser = commands.add_parser("reference", help="classical OpenMM reference trajectories (mdtraj HDF5)")
-    kinds = parser.add_subparsers(dest="kind", required=True)
-    polymers = kinds.add_parser("polymers", help="the sequence-defined polymer family, split by sequence")
-    polymers.add_argument("--standard", action="store_true",
-                          help=f"the standard benchmark: {STANDARD_POLYMERS} (other options are ignored)")
-    polymers.add_argument("--sequences", type=int, default=6, help="number of sequences (train:val:test 4:1:1)")
-    polymers.add_argument("--length", type=int, default=20, help="monomers per chain")
-    pdb = kinds.add_parser("pdb", help="a peptide from a PDB file (pdbfixer, amber14 + GBn2); runs split by seed")
-    pdb.add_argument("file")
-    pdb.add_argument("--runs", type=int, default=3, help="independent runs (train:val:test by run)")
-    for sub in (polymers, pdb):
-        sub.add_argument("--out", required=True, help="dataset folder")
-        sub.add_argument("--production-ps", type=float, default=2000.0)
-        sub.add_argument("--save-interval-ps", type=float, default=2.0)
-        sub.add_argument("--equilibration-ps", type=float, default=100.0)
-        sub.add_argument("--seed", type=int, default=1)
-        sub.add_argument("--platform", default=None, help="OpenMM platform (default: CUDA when present, else CPU)")
-        sub.add_argument("--processes", type=int, default=2, help="runs in parallel")
-    parser.set_defaults(func=_main)
-
-
-def _main(args) -> int:
-    if args.kind == "polymers":
-        from .systems import polymers
-
-        options = dict(sequences=args.sequences, length=args.length, seed=args.seed, production_ps=args.production_ps,
-                       save_interval_ps=args.save_interval_ps, equilibration_ps=args.equilibration_ps,
-                       platform=args.platform)
-        if args.standard:
-            options = STANDARD_POLYMERS
-        sequences = polymers.random_sequences(options["sequences"], options["length"], options["seed"])
-        jobs = [Job(s, "polymer", s, options["seed"] + i) for i, s in enumerate(sequences)]
-        splits = split_polymers(sequences)
-        seed = options["seed"]
-    else:
-        path = Path(args.file)
-        if not path.is_file():
-            raise SystemExit(f"cgml reference pdb: PDB file '{path}' does not exist")
-        if args.runs < 2:
-            raise SystemExit("cgml reference pdb: --runs must be at least 2 (train and validation runs)")
-        options = vars(args)
-        names = [f"{path.stem}-run{i}" for i in range(args.runs)]
-        jobs = [Job(n, "pdb", str(path.resolve()), args.seed + i) for i, n in enumerate(names)]
-        splits = {"train": names[:-2] or names[:1], "validation": names[-2:-1], "test": names[-1:]}
-        seed = args.seed
-    settings = RunSettings(production_ps=options["production_ps"], save_interval_ps=options["save_interval_ps"],
-                           equilibration_ps=options["equilibration_ps"], seed=seed, platform=options["platform"])
-    summary = generate(jobs, splits, args.out, settings, args.processes,
-                       "polymers" if args.kind == "polymers" else "pdb")
-    print(f"{len(jobs)} runs in {summary['wall_seconds']:.0f} s -> {args.out}/{DATASET_FILE}")
-    return 0

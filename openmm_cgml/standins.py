@@ -1,8 +1,8 @@
 """Analytic stand-in propagators that follow the propagator contract.
 
-They are not learned models: they exist to exercise and demonstrate CGMLIntegrator (tests, the
-benchmark of integrator overhead, the demo before a trained model is shipped), and their
-trajectories are known in closed form or by construction.
+They are not learned models: they exercise and demonstrate CGMLIntegrator (tests, the benchmark of
+integrator overhead, ``cgml compare`` without a bundle), and their trajectories are known in closed
+form or by construction.
 """
 from __future__ import annotations
 

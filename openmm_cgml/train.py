@@ -3,20 +3,15 @@
 One optimiser (Adam, cosine schedule, gradient clipping) over the embedding, dynamics and score
 networks.  Data are ``torch.utils.data.Dataset``s of single-window ``data.WindowBatch`` items,
 batched with ``data.collate``; with several processes (``torchrun --nproc_per_node=N -m
-openmm_cgml.train ...`` or ``cgml train --nproc N``) it runs DistributedDataParallel (gloo on CPU,
-NCCL on GPU).  Checkpoints hold tensors, numbers and JSON strings only and load with
-``torch.load(..., weights_only=True)``; the configuration is JSON.
+openmm_cgml.cli train ...`` or ``cgml train --nproc N``) it runs DistributedDataParallel (gloo on CPU,
+NCCL on GPU).  Settings are ``config.TrainConfig``; checkpoints are written by ``checkpoint``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import subprocess
-import sys
 import time
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
@@ -27,52 +22,11 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from .data import WindowBatch, collate
-from .files import write_atomically
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
-
-CHECKPOINT_FORMAT = "openmm-cgml-checkpoint-1"
 METRICS = ("loss", "nll", "dsm", "mse")
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation and augmentation settings.  Noise levels are in units of the displacement scale
-    (the rms displacement per CG step of the training data), so they carry over between systems."""
-
-    epochs: int = 20
-    batch_size: int = 8
-    lr: float = 1e-3
-    lr_min: float = 1e-5             # end of the cosine schedule
-    weight_decay: float = 0.0
-    clip_norm: float = 1.0           # gradient clipping (global norm)
-    score_weight: float = 1.0        # weight of the denoising score matching loss
-    sigma_min: float = 0.05          # noise levels of score matching, log-uniform in [sigma_min, sigma_max]
-    sigma_max: float = 1.0
-    input_noise: float = 0.05        # std of the Gaussian noise added to history frames
-    truncate_prob: float = 0.25      # chance that a window's history is cut short (oldest frames copied)
-    scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
-    seed: int = 0
-    num_workers: int = 0             # DataLoader workers per process
-    cg_step_ps: float = 0.0          # CG step of the windows (a multiple of the dataset's save interval)
-    mapping: str = "residue"         # atom → bead mapping of the windows: 'residue' or 'graclus:N'
-    window_every: int = 1            # a window starts at every window_every-th saved frame
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown settings {unknown}")
-        return cls(**values)
-
-
-def load_config(path) -> tuple[ModelConfig, TrainConfig]:
-    """A JSON file ``{"model": {...}, "train": {...}}``; settings left out take their defaults."""
-    values = json.loads(Path(path).read_text())
-    unknown = sorted(set(values) - {"model", "train", "description"})
-    if unknown:
-        raise ValueError(f"{path}: unknown sections {unknown}")
-    return ModelConfig.from_dict(values.get("model", {})), TrainConfig.from_dict(values.get("train", {}))
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -149,51 +103,6 @@ class Objective(nn.Module):
 def batch_losses(objective: nn.Module, batch: WindowBatch, augment: bool) -> Tensor:
     return objective(batch.atom_features, batch.atom_bonds, batch.bead_of_atom, batch.atom_masses, batch.bead_bonds,
                      batch.bead_graph, batch.history, batch.target, batch.n_graphs, augment)
-
-
-# ----------------------------------------------------------------------------------- checkpoints
-
-def save_checkpoint(path, model: Propagator, model_config: ModelConfig, train_config: TrainConfig,
-                    optimizer=None, scheduler=None, epoch: int = 0, best_val: float = math.inf,
-                    history: Optional[list] = None, data_metadata: Optional[dict] = None) -> Path:
-    """Write state dicts, counters and JSON strings (nothing that needs pickle to load), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": model_config.to_json(),
-        "train_config": json.dumps(asdict(train_config), sort_keys=True),
-        "model": model.state_dict(),
-        "epoch": int(epoch),
-        "best_val": float(best_val),
-        "history": json.dumps(history or []),
-        "data": json.dumps(data_metadata or {}, sort_keys=True),
-    }
-    if optimizer is not None:
-        state["optimizer"] = optimizer.state_dict()
-    if scheduler is not None:
-        state["scheduler"] = scheduler.state_dict()
-    return write_atomically(path, lambda temporary: torch.save(state, temporary))
-
-
-def load_checkpoint(path) -> dict:
-    """The checkpoint's contents with the JSON fields decoded (``weights_only`` loading)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an openmm-cgml checkpoint (format {state.get('format')!r})")
-    state["model_config"] = ModelConfig.from_dict(json.loads(state["model_config"]))
-    state["train_config"] = TrainConfig.from_dict(json.loads(state["train_config"]))
-    state["history"] = json.loads(state["history"])
-    state["data"] = json.loads(state["data"])
-    return state
-
-
-def model_from_checkpoint(path) -> tuple[Propagator, dict]:
-    """The trained Propagator (float32, eval mode) and the decoded checkpoint."""
-    state = load_checkpoint(path)
-    model = Propagator(state["model_config"])
-    model.load_state_dict(state["model"])
-    return model.eval(), state
 
 
 # -------------------------------------------------------------------------------------- training
@@ -336,73 +245,10 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
     return summary
 
 
-# ---------------------------------------------------------------------------------- command line
-
 def split_windows(data_dir, split: str, model_config: ModelConfig, train_config: TrainConfig) -> Dataset:
-    """The windows of one split of a dataset written by ``cgml reference``."""
-    from . import data
+    """The windows of one split of a dataset written by ``cgml reference``, as the settings ask for
+    (history length, CG step, mapping, window spacing)."""
     if not train_config.cg_step_ps > 0:
-        raise ValueError("the train settings must give cg_step_ps, the CG step in ps")
-    return data.load_windows(data_dir, split, model_config.history_length, train_config.cg_step_ps,
-                             train_config.mapping, train_config.window_every)
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="dataset folder (as written by the data module)")
-    parser.add_argument("--config", required=True, help="JSON file with 'model' and 'train' sections (configs/*.json)")
-    parser.add_argument("--out", default="out/train", help="folder for checkpoints and metrics")
-    parser.add_argument("--resume", help="checkpoint to continue from (e.g. OUT/last.pt)")
-    parser.add_argument("--epochs", type=int, help="override train.epochs")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel via torchrun)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Train from parsed arguments; relaunches itself under torchrun when --nproc > 1."""
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
-                   "-m", "openmm_cgml.train", *_as_argv(args)]
-        return subprocess.call(command)
-    model_config, train_config = load_config(args.config)
-    if args.epochs is not None:
-        train_config.epochs = args.epochs
-    train_set = split_windows(args.data, "train", model_config, train_config)
-    val_set = split_windows(args.data, "validation", model_config, train_config)
-    metadata = dict(getattr(train_set, "metadata", None) or {})
-    timestep = metadata.get("timestep_ps")
-    if timestep is not None and float(timestep) != model_config.timestep_ps:
-        model_config.timestep_ps = float(timestep)
-    summary = fit(model_config, train_config, train_set, val_set, args.out, args.resume, metadata,
-                  args.device, progress=not args.no_progress)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"best validation loss {summary['best_val']:.4f}; checkpoints in {args.out}")
-    return 0
-
-
-def _as_argv(args: argparse.Namespace) -> list[str]:
-    """The arguments of one process of a multi-process run (everything but --nproc)."""
-    argv = [str(args.data), "--config", str(args.config), "--out", str(args.out), "--device", args.device]
-    if args.resume:
-        argv += ["--resume", str(args.resume)]
-    if args.epochs is not None:
-        argv += ["--epochs", str(args.epochs)]
-    if args.no_progress:
-        argv.append("--no-progress")
-    return argv
-
-
-def add_cli(commands) -> None:
-    parser = commands.add_parser("train", help="train the embedding, dynamics and score networks")
-    _add_arguments(parser)
-    parser.set_defaults(func=run)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m openmm_cgml.train", description="Train a CG propagator")
-    _add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        raise ValueError("split_windows: the train settings must give cg_step_ps, the CG step in ps")
+    return load_windows(data_dir, split, model_config.history_length, train_config.cg_step_ps,
+                        train_config.mapping, train_config.window_every)

@@ -4,7 +4,7 @@ import openmm.unit as unit
 import pytest
 
 import openmm_cgml
-from openmm_cgml.export import save_bundle
+from openmm_cgml.bundle import save_bundle
 from openmm_cgml.standins import BondedDiffusion, UniformDrift
 
 PLATFORMS = [name for name in ("Reference", "CPU")

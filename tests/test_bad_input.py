@@ -6,7 +6,7 @@ import torch
 from conftest import configure
 
 from openmm_cgml import CGMLIntegrator
-from openmm_cgml.export import save_bundle
+from openmm_cgml.bundle import save_bundle
 from openmm_cgml.standins import UniformDrift
 
 

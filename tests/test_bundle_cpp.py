@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from openmm_cgml.export import save_bundle
+from openmm_cgml.bundle import save_bundle
 from openmm_cgml.nn import ModelConfig, Propagator
 
 RUNNER = Path(__file__).resolve().parents[1] / "build" / "plugin" / "tests" / "RunCGMLBundle"

@@ -1,5 +1,4 @@
 """The CG-vs-classical report and the hand-off to atoms, on alanine dipeptide with an analytic stand-in."""
-import argparse
 import json
 
 import mdtraj
@@ -9,8 +8,8 @@ import openmm.unit as unit
 import pytest
 
 import openmm_cgml
-from openmm_cgml import compare as compare_module
-from openmm_cgml.compare import compare, load_reference, standin_bundle
+from openmm_cgml.cli import main as cgml
+from openmm_cgml.compare import CompareSettings, compare, load_reference, standin_bundle
 from openmm_cgml.handoff import handoff
 from openmm_cgml.mapping import BeadMapping
 from openmm_cgml.systems import peptides
@@ -38,8 +37,8 @@ def _write(path, xyz, topology, time=None):
 
 
 def test_compare_writes_report(peptide, mapping, bundle, tmp_path):
-    report = compare(peptide.system, peptide.topology, peptide.positions, bundle, mapping, tmp_path,
-                     cg_steps=40, handoff_steps=50, progress=False)
+    report = compare(peptide.system, peptide.topology, peptide.positions, bundle,
+                     CompareSettings(cg_steps=40, handoff_steps=50, progress=False), mapping, tmp_path)
     for name in ["report.md", "report.json", *report["plots"]]:
         assert (tmp_path / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "report.json").read_text()) == report
@@ -75,7 +74,7 @@ def test_handoff_restores_system_and_keeps_centres(peptide, mapping, bundle):
     targets = mapping.centres(x)
     time_before = context.getState().getTime()
 
-    result = handoff(context, mapping, targets, temperature=300 * unit.kelvin, seed=5)
+    result = handoff(context, mapping, targets, temperature_k=300 * unit.kelvin, seed=5)
     assert result.max_deviation_nm < 0.02
     assert result.potential_energy_after < result.potential_energy_before
     assert system.getNumForces() == context.getSystem().getNumForces() == n_forces
@@ -101,8 +100,8 @@ def test_reference_with_wrong_atom_count_is_refused(peptide, mapping, bundle, tm
         path = tmp_path / f"five{suffix}"
         _write(path, np.random.default_rng(0).random((3, 5, 3)), small)
         with pytest.raises(ValueError, match="has 5 atoms but the System has 22"):
-            compare(peptide.system, peptide.topology, peptide.positions, bundle, mapping, tmp_path / "out",
-                    reference=path, reference_interval_ps=1.0, progress=False)
+            compare(peptide.system, peptide.topology, peptide.positions, bundle,
+                    CompareSettings(reference=str(path), reference_interval_ps=1.0, progress=False), mapping, tmp_path / "out")
     with pytest.raises(FileNotFoundError, match="missing.dcd"):
         load_reference(tmp_path / "missing.dcd", peptide.topology, mapping, 1.0)
 
@@ -120,18 +119,16 @@ def test_compare_against_stored_reference(peptide, mapping, bundle, tmp_path):
     np.testing.assert_allclose(stored.beads[0], mapping.centres(frames[0]), atol=1e-5)
     _write(tmp_path / "ref.h5", frames, top, time=0.25 * np.arange(30))  # HDF5 stores the time stamps
     assert load_reference(tmp_path / "ref.h5", peptide.topology, mapping).interval_ps == pytest.approx(0.25)
-    report = compare(peptide.system, peptide.topology, peptide.positions, bundle, mapping, tmp_path / "out",
-                     cg_steps=20, md_steps=100, handoff_steps=10, reference=path, reference_interval_ps=0.5,
-                     progress=False)
+    settings = CompareSettings(cg_steps=20, md_steps=100, handoff_steps=10, reference=str(path),
+                               reference_interval_ps=0.5, progress=False)
+    report = compare(peptide.system, peptide.topology, peptide.positions, bundle, settings, mapping, tmp_path / "out")
+    assert report["settings"]["reference_interval_ps"] == 0.5
     assert report["classical"]["label"] == "reference (ref.dcd)" and report["classical"]["frames"] == 30
     assert report["speed"]["classical_ns_per_s"] > 0
 
 
 def test_cli_compare(tmp_path):
-    parser = argparse.ArgumentParser()
-    compare_module.add_cli(parser.add_subparsers())
-    args = parser.parse_args(["compare", "--out", str(tmp_path), "--cg-steps", "3", "--handoff-steps", "5"])
-    assert args.func(args) == 0
+    assert cgml(["compare", "--out", str(tmp_path), "--cg-steps", "3", "--handoff-steps", "5", "--platform", "CPU"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["cg"]["frames"] == 4 and report["cg"]["rg2_relaxation_ps"] is None  # too short: unresolved
     assert (tmp_path / "standin.pt").is_file()

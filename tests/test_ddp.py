@@ -19,7 +19,9 @@ def worker(out_dir: Path) -> None:
     from test_train import SMALL, ChainWindows
 
     from openmm_cgml.nn import ModelConfig
-    from openmm_cgml.train import TrainConfig, fit, model_from_checkpoint
+    from openmm_cgml.checkpoint import model_from_checkpoint
+    from openmm_cgml.config import TrainConfig
+    from openmm_cgml.train import fit
 
     torch.set_num_threads(1)
     data = ChainWindows(n_chains=2, n_frames=10)

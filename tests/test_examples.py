@@ -43,7 +43,7 @@ def test_compare_example_writes_a_report(tmp_path):
 
 @pytest.mark.slow
 def test_train_new_pdb_example_end_to_end(tmp_path):
-    from openmm_cgml.export import check_bundle
+    from openmm_cgml.bundle import check_bundle
     from openmm_cgml.systems.peptides import shipped_pdb
 
     bundle = _example("train_new_pdb").main([str(shipped_pdb()), "--out", str(tmp_path), "--runs", "3",

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from openmm_cgml.export import load_bundle, save_bundle
+from openmm_cgml.bundle import load_bundle, save_bundle
 from openmm_cgml.standins import UniformDrift
 
 

@@ -4,7 +4,7 @@ import openmm.app as app
 import pytest
 
 from openmm_cgml import BeadMapping
-from openmm_cgml.integrator import atom_bonds
+from openmm_cgml.features import atom_bonds
 from openmm_cgml.systems import peptides, polymers
 
 
@@ -36,6 +36,23 @@ def test_per_residue_on_peptide_conserves_mass_and_round_trips(tmp_path):
     with pytest.raises(ValueError, match="centres: positions have shape"):
         mapping.centres(np.zeros((21, 3)))
 
+
+
+def test_united_atom_beads_are_the_heavy_atoms_with_their_hydrogens():
+    peptide = peptides.load()  # alanine dipeptide: 10 heavy atoms, 12 hydrogens
+    mapping = BeadMapping.create("united-atom", peptide.topology, peptide.system)
+    atoms = list(peptide.topology.atoms())
+    assert (mapping.n_beads, mapping.method) == (10, "united-atom")
+    heavy = [a for a in atoms if a.element.symbol != "H"]
+    assert [mapping.bead_of_atom[a.index] for a in heavy] == list(range(10))  # numbered in heavy-atom order
+    for a, b in peptide.topology.bonds():
+        for h, other in ((a, b), (b, a)):
+            if h.element.symbol == "H":
+                assert mapping.bead_of_atom[h.index] == mapping.bead_of_atom[other.index]
+    # The bead of a heavy atom sits within a hydrogen's reach of it: its dihedrals are the backbone's.
+    x = np.asarray(peptide.positions.value_in_unit(openmm.unit.nanometer))
+    centres = mapping.centres(x)
+    assert np.abs(centres - x[[a.index for a in heavy]]).max() < 0.02
 
 def _renumbered(molecule, permutation):
     """The same molecule with its atoms added in the order ``permutation`` (new atom k is old atom permutation[k])."""

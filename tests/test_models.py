@@ -6,8 +6,8 @@ import pytest
 
 from openmm_cgml import create_integrator
 from openmm_cgml.analysis import radius_of_gyration
-from openmm_cgml.export import MODELS, check_bundle, load_bundle, shipped_model
-from openmm_cgml.integrator import bundle_mapping
+from openmm_cgml.bundle import MODELS, check_bundle, load_bundle, shipped_model
+from openmm_cgml.mapping import BeadMapping
 from openmm_cgml.systems import peptides
 
 
@@ -20,7 +20,7 @@ def test_shipped_bundle_passes_its_checks(path):
 
 def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
     """300 CG steps of 1 ns (0.3 µs) in an OpenMM Context: the bead Rg stays within 10 % of the
-    classical mean (0.217 nm, models/peptide-1ns.md) and no step breaks the molecule apart."""
+    classical mean (0.217 nm, openmm_cgml/models/peptide-1ns.md) and no step breaks the molecule apart."""
     molecule = peptides.load()
     bundle = shipped_model("peptide-1ns")
     integrator = create_integrator(str(bundle), molecule.topology, molecule.system)
@@ -28,7 +28,7 @@ def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
     integrator.setRandomNumberSeed(3)
     context = openmm.Context(molecule.system, integrator, openmm.Platform.getPlatformByName("Reference"))
     context.setPositions(molecule.positions)
-    mapping = bundle_mapping(load_bundle(bundle)[1], molecule.topology, molecule.system)
+    mapping = BeadMapping.from_metadata(load_bundle(bundle)[1], molecule.topology, molecule.system)
     masses = mapping.bead_masses()
     rg = []
     for _ in range(30):
@@ -37,3 +37,22 @@ def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
         rg.append(float(radius_of_gyration(centres[None], masses)[0]))
     assert np.all(np.isfinite(rg)) and max(rg) < 0.35
     assert 0.195 < np.mean(rg) < 0.24, rg
+
+
+def test_shipped_bundles_take_their_recorded_steps():
+    """5 seeded CG steps of each shipped bundle inside OpenMM equal the steps recorded by
+    scripts/record_bundle_steps.py (rerun it only after a deliberate change of the models)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("record_bundle_steps", root / "scripts" / "record_bundle_steps.py")
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    recorded = json.loads(record.OUT.read_text())["bundles"]
+    assert sorted(recorded) == sorted(path.stem for path in MODELS.glob("*.pt"))
+    for path in sorted(MODELS.glob("*.pt")):
+        steps = record.bundle_steps(path)
+        assert steps["weights_sha256"] == recorded[path.stem]["weights_sha256"]
+        np.testing.assert_array_equal(steps["bead_centres_nm"], recorded[path.stem]["bead_centres_nm"], err_msg=path.stem)

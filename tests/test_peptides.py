@@ -4,7 +4,7 @@ import openmm.unit as unit
 import pytest
 
 from openmm_cgml import create_integrator
-from openmm_cgml.export import save_bundle
+from openmm_cgml.bundle import save_bundle
 from openmm_cgml.standins import BondedDiffusion
 from openmm_cgml.systems import peptides
 

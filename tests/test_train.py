@@ -13,8 +13,9 @@ from torch.utils.data import Dataset
 
 from openmm_cgml.data import WindowBatch, collate
 from openmm_cgml.nn import ModelConfig, Propagator
-from openmm_cgml.train import (TrainConfig, augment_history, evaluate, fit, load_checkpoint, load_config,
-                               measure_scales, model_from_checkpoint)
+from openmm_cgml.checkpoint import load_checkpoint, model_from_checkpoint
+from openmm_cgml.config import TrainConfig, load_config
+from openmm_cgml.train import augment_history, evaluate, fit, measure_scales
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -177,8 +178,10 @@ def trained_checkpoint(tmp_path_factory):
 
 
 def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path):
-    from openmm_cgml.export import check_bundle, export_checkpoint, load_bundle
-    from openmm_cgml.integrator import ATOM_FEATURES
+    from openmm_cgml import contract
+    from openmm_cgml.bundle import check_bundle, load_bundle
+    from openmm_cgml.export import export_checkpoint
+    from openmm_cgml.features import ATOM_FEATURES
 
     path = export_checkpoint(trained_checkpoint, tmp_path / "model.pt", {"note": "test"})
     module, metadata = load_bundle(path)
@@ -188,12 +191,13 @@ def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path
     assert metadata["mapping"] == {"method": "custom", "atoms_per_bead": 2}
     assert metadata["data"]["train_windows"] == 7 and set(metadata["validation"]) == {"loss", "nll", "dsm", "mse"}
     assert len(metadata["score_sigmas_nm"]) == 3 and len(metadata["weights_sha256"]) == 64
+    assert set(metadata) - {"note"} == set(contract.METADATA_KEYS)  # the keys the contract names, no others
     check_bundle(path)
     # A bundle whose weights were changed after export is refused.
     for parameter in module.parameters():
         parameter.data.add_(1.0)
         break
-    from openmm_cgml.export import save_bundle
+    from openmm_cgml.bundle import save_bundle
     save_bundle(module, tmp_path / "tampered.pt", metadata)
     with pytest.raises(ValueError, match="SHA-256"):
         check_bundle(tmp_path / "tampered.pt")
@@ -232,8 +236,8 @@ def test_exported_model_runs_in_openmm_context(trained_checkpoint, tmp_path, pla
 
 def test_command_line_trains_on_the_sample_dataset_and_exports(tmp_path):
     """`cgml train` and `cgml export` on the shipped polymer sample (real reference runs)."""
+    from openmm_cgml.bundle import load_bundle
     from openmm_cgml.cli import main
-    from openmm_cgml.export import load_bundle
 
     sample = Path(__file__).parent / "data" / "polymers-sample"
     config = tmp_path / "config.json"
@@ -250,15 +254,15 @@ def test_nproc_relaunches_under_torchrun(monkeypatch, tmp_path):
     import argparse
     import sys
 
-    from openmm_cgml import train
+    from openmm_cgml.cli import train
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     launched = []
     monkeypatch.setattr(train.subprocess, "call", lambda command: launched.append(command) or 0)
     parser = argparse.ArgumentParser()
-    train.add_cli(parser.add_subparsers())
+    train.add_parser(parser.add_subparsers())
     args = parser.parse_args(["train", "DATA", "--config", "c.json", "--nproc", "2", "--epochs", "3", "--resume", "r.pt"])
-    assert args.func(args) == 0
+    assert train.run(args) == 0
     assert launched == [[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                         "-m", "openmm_cgml.train", "DATA", "--config", "c.json", "--out", "out/train",
+                         "-m", "openmm_cgml.cli", "train", "DATA", "--config", "c.json", "--out", "out/train",
                          "--device", "cpu", "--resume", "r.pt", "--epochs", "3"]]

@@ -66,16 +66,32 @@ def prepare(pdb_path, ph: float = 7.0, seed: int = 1) -> tuple[app.Topology, uni
     return fixer.topology, fixer.positions
 
 
-def load(pdb_path=None, forcefield=FORCEFIELD) -> MolecularSystem:
-    """A peptide ready to simulate: repaired topology, amber14 + GBn2 System (no cutoff, H-bond constraints)."""
+# How a peptide is simulated: force field files, classical step, friction, hydrogen mass (None: as is).
+ENVIRONMENTS = {
+    "gbn2": dict(forcefield=FORCEFIELD, timestep_ps=0.002, friction_per_ps=1.0, hydrogen_mass_amu=None),
+    # In vacuum ~100x cheaper than GBn2; hydrogen-mass repartitioning (4 amu) allows 4 fs steps.
+    "vacuum": dict(forcefield=("amber14-all.xml",), timestep_ps=0.004, friction_per_ps=1.0, hydrogen_mass_amu=4.0),
+}
+
+
+def load(pdb_path=None, forcefield=None, environment: str = "gbn2", temperature_k: float = 300.0) -> MolecularSystem:
+    """A peptide ready to simulate: repaired topology and an amber14 System (no cutoff, H-bond
+    constraints) in ``environment`` ('gbn2': implicit solvent, 2 fs; 'vacuum': 4 fs with
+    hydrogen-mass repartitioning) at ``temperature_k``.  ``forcefield`` replaces the environment's files."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"peptides.load: unknown environment '{environment}'; choose from {sorted(ENVIRONMENTS)}")
+    settings = ENVIRONMENTS[environment]
+    forcefield = tuple(forcefield or settings["forcefield"])
     pdb_path = Path(pdb_path) if pdb_path is not None else shipped_pdb()
     topology, positions = prepare(pdb_path)
     try:
+        extra = {"hydrogenMass": settings["hydrogen_mass_amu"] * unit.amu} if settings["hydrogen_mass_amu"] else {}
         system = app.ForceField(*forcefield).createSystem(topology, nonbondedMethod=app.NoCutoff,
-                                                          constraints=app.HBonds)
+                                                          constraints=app.HBonds, **extra)
     except Exception as error:
         raise ValueError(f"{', '.join(forcefield)} cannot parameterise '{pdb_path}': {error}") from None
-    return MolecularSystem(topology, system, positions, str(pdb_path), tuple(forcefield), timestep_ps=0.002)
+    return MolecularSystem(topology, system, positions, str(pdb_path), forcefield, timestep_ps=settings["timestep_ps"],
+                           friction_per_ps=settings["friction_per_ps"], temperature_k=float(temperature_k))
 
 
 def _place(a, b, c, bond, angle, torsion):

@@ -5,6 +5,7 @@
 #include "openmm/Kernel.h"
 #include "internal/windowsExportCGML.h"
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +24,8 @@ class CGMLBundle;
  * the time advances by the step size.  No forces are evaluated.
  *
  * The bundle is a TorchScript file with methods embed() and step() and attributes
- * history_length and timestep_ps, as described in the project's DESIGN.md.  When fewer than
+ * history_length and timestep_ps: the propagator contract of docs/contract.md, whose names
+ * this plugin reads from internal/CGMLContract.h.  When fewer than
  * k frames exist (after setPositions(), a switch inside a CompoundIntegrator, or the first
  * step) the history is filled with copies of the current frame.
  *
@@ -138,7 +140,7 @@ protected:
 private:
     void requireUnbound(const char* what) const;
     OpenMM::Kernel kernel;
-    CGMLBundle* parsed;
+    std::unique_ptr<CGMLBundle> parsed;
     std::string bundleBytes;
     std::vector<int> beadOfParticle;
     std::vector<std::vector<int> > atomFeatures;

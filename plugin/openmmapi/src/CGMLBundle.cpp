@@ -1,5 +1,6 @@
 #include "internal/CGMLBundle.h"
 #include "internal/CGMLBeads.h"
+#include "internal/CGMLContract.h"
 #include "openmm/OpenMMException.h"
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <cmath>
@@ -11,7 +12,7 @@ using OpenMM::OpenMMException;
 using std::string;
 
 const char* CGMLBundle::metadataFile() {
-    return "metadata.json";
+    return CGMLContract::metadataFile;
 }
 
 static bool looksLikeArchive(const string& s) {
@@ -54,14 +55,15 @@ CGMLBundle::CGMLBundle(const string& bytes, const torch::Device& device) : devic
         throw OpenMMException(string("CGMLIntegrator: the bundle is not a loadable TorchScript module: ") + e.what());
     }
     metadata = extra[metadataFile()].empty() ? "{}" : extra[metadataFile()];
-    checkMethod(module, "embed", 4);
-    checkMethod(module, "step", 3);
-    if (!module.hasattr("history_length") || !module.attr("history_length").isInt())
-        throw OpenMMException("CGMLIntegrator: the bundle has no int attribute 'history_length'");
-    if (!module.hasattr("timestep_ps") || !module.attr("timestep_ps").isDouble())
-        throw OpenMMException("CGMLIntegrator: the bundle has no float attribute 'timestep_ps'");
-    historyLength = (int) module.attr("history_length").toInt();
-    timestepPs = module.attr("timestep_ps").toDouble();
+    checkMethod(module, CGMLContract::embedMethod, CGMLContract::embedArguments);
+    checkMethod(module, CGMLContract::stepMethod, CGMLContract::stepArguments);
+    const string k = CGMLContract::historyLengthAttribute, dt = CGMLContract::timestepAttribute;
+    if (!module.hasattr(k) || !module.attr(k).isInt())
+        throw OpenMMException("CGMLIntegrator: the bundle has no int attribute '" + k + "'");
+    if (!module.hasattr(dt) || !module.attr(dt).isDouble())
+        throw OpenMMException("CGMLIntegrator: the bundle has no float attribute '" + dt + "'");
+    historyLength = (int) module.attr(k).toInt();
+    timestepPs = module.attr(dt).toDouble();
     if (historyLength < 1)
         throw OpenMMException("CGMLIntegrator: the bundle's history_length is " + std::to_string(historyLength) + ", it must be at least 1");
     if (!(timestepPs > 0))
@@ -70,7 +72,8 @@ CGMLBundle::CGMLBundle(const string& bytes, const torch::Device& device) : devic
     try {
         // freeze_module rather than freeze(): the contract's methods are embed() and step(), and a
         // bundle need not have a forward() for freeze()'s optimisation passes to work on.
-        module = torch::jit::freeze_module(module, {"embed", "step", "history_length", "timestep_ps"});
+        std::vector<string> preserved(CGMLContract::preserved, CGMLContract::preserved + CGMLContract::numPreserved);
+        module = torch::jit::freeze_module(module, preserved);
     }
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle cannot be frozen for inference: ") + e.what());
@@ -102,21 +105,21 @@ torch::Tensor CGMLBundle::embed(const CGMLBeads& beads) const {
     torch::NoGradGuard noGrad;
     c10::IValue out;
     try {
-        out = module.get_method("embed")({beads.atomFeatures.to(device), beads.atomBonds.to(device), beads.beadOfAtom.to(device),
+        out = module.get_method(CGMLContract::embedMethod)({beads.atomFeatures.to(device), beads.atomBonds.to(device), beads.beadOfAtom.to(device),
                                           beads.atomMasses.to(device)});
     }
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle's embed() failed: ") + e.what());
     }
-    torch::Tensor embedding = checkOutput(out, "embed", beads.numBeads, 0);
-    requireFinite(torch::isfinite(embedding).all().item<bool>(), "embed");
+    torch::Tensor embedding = checkOutput(out, CGMLContract::embedMethod, beads.numBeads, 0);
+    requireFinite(torch::isfinite(embedding).all().item<bool>(), CGMLContract::embedMethod);
     return embedding;
 }
 
 c10::IValue CGMLBundle::callStep(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds) const {
     torch::NoGradGuard noGrad;
     try {
-        return module.get_method("step")({embedding, history, beadBonds});
+        return module.get_method(CGMLContract::stepMethod)({embedding, history, beadBonds});
     }
     catch (std::exception& e) {
         throw OpenMMException(string("CGMLIntegrator: the bundle's step() failed: ") + e.what());
@@ -124,7 +127,7 @@ c10::IValue CGMLBundle::callStep(const torch::Tensor& embedding, const torch::Te
 }
 
 torch::Tensor CGMLBundle::convertStep(const c10::IValue& output, int numBeads) const {
-    torch::Tensor next = checkOutput(output, "step", numBeads, 3);
+    torch::Tensor next = checkOutput(output, CGMLContract::stepMethod, numBeads, 3);
     if (next.device() != device)
         throw OpenMMException("CGMLIntegrator: the bundle's step() returned a tensor on " + next.device().str() + ", expected " + device.str());
     return next.to(torch::kFloat64).contiguous();
@@ -140,7 +143,7 @@ void CGMLBundle::requireFiniteStep(const torch::Tensor& next) {
     }
     else
         finite = torch::isfinite(next).all().item<bool>();
-    requireFinite(finite, "step");
+    requireFinite(finite, CGMLContract::stepMethod);
 }
 
 torch::Tensor CGMLBundle::step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const {

@@ -11,23 +11,15 @@ using namespace OpenMM;
 using std::string;
 using std::vector;
 
-CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : parsed(NULL), randomNumberSeed(0) {
+CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : randomNumberSeed(0) {
     properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}};
     bundleBytes = CGMLBundle::readBytes(bundle);
-    parsed = new CGMLBundle(bundleBytes);
-    try {
-        setStepSize(stepSize);
-    }
-    catch (...) {
-        delete parsed;
-        throw;
-    }
+    parsed = std::make_unique<CGMLBundle>(bundleBytes);
+    setStepSize(stepSize);
     setConstraintTolerance(1e-5);
 }
 
-CGMLIntegrator::~CGMLIntegrator() {
-    delete parsed;
-}
+CGMLIntegrator::~CGMLIntegrator() = default;  // here, where CGMLBundle is complete
 
 void CGMLIntegrator::setStepSize(double size) {
     if (!(size > 0))

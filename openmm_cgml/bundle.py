@@ -1,0 +1,117 @@
+"""Propagator bundles on disk: writing, reading and checking them, and the trained ones shipped with the package.
+
+A bundle is one TorchScript file with JSON metadata inside (never pickle); what it must hold is the
+propagator contract (``contract``, docs/contract.md).  ``check_bundle`` runs a bundle once, frozen
+as the C++ integrator freezes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from . import contract
+from .files import write_atomically
+
+MODELS = Path(str(resources.files("openmm_cgml") / "models"))  # trained bundles shipped as package data
+
+
+def check_contract(module: torch.jit.ScriptModule, where: str = "bundle") -> None:
+    """Raise ValueError naming what ``module`` lacks of the propagator contract."""
+    for method in contract.METHODS:
+        if not hasattr(module, method.name):
+            raise ValueError(f"{where}: no method '{method.name}' (mark it with @torch.jit.export)")
+    k = getattr(module, contract.HISTORY_LENGTH, None)
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"{where}: '{contract.HISTORY_LENGTH}' must be an int >= 1, got {k!r}")
+    dt = getattr(module, contract.TIMESTEP, None)
+    if not isinstance(dt, float) or not dt > 0:
+        raise ValueError(f"{where}: '{contract.TIMESTEP}' must be a float > 0, got {dt!r}")
+
+
+def shipped_model(name: str) -> Path:
+    """Path of a trained bundle shipped with the package (e.g. 'polymer', 'peptide')."""
+    path = MODELS / f"{name}.pt"
+    if not path.is_file():
+        known = sorted(p.stem for p in MODELS.glob("*.pt"))
+        raise FileNotFoundError(f"shipped_model: no shipped model '{name}' in {MODELS}; shipped: {known}")
+    return path
+
+
+def save_bundle(module: torch.nn.Module, path, metadata: dict | None = None) -> Path:
+    """Script ``module`` if needed, check it, and write it atomically to ``path``."""
+    scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module)
+    check_contract(scripted, f"{type(module).__name__}")
+    extra = {contract.METADATA_FILE: json.dumps(metadata or {}, indent=1, sort_keys=True)}
+    return write_atomically(path, lambda temporary: torch.jit.save(scripted, temporary, _extra_files=extra))
+
+
+def load_bundle(path) -> tuple[torch.jit.ScriptModule, dict]:
+    """Load and check a bundle; returns the module and its metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"bundle file '{path}' does not exist")
+    extra = {contract.METADATA_FILE: ""}
+    try:
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except RuntimeError as error:
+        raise ValueError(f"'{path}' is not a TorchScript bundle: {error}") from None
+    check_contract(module, str(path))
+    return module, json.loads(extra[contract.METADATA_FILE] or "{}")
+
+
+def weights_sha256(module: torch.nn.Module) -> str:
+    """SHA-256 over the state dict: names in sorted order, each with its dtype, shape and raw bytes."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def example_inputs(n_beads: int, k: int):
+    """Inputs of ``embed`` and ``step`` for a straight chain of ``n_beads`` beads of two atoms (C, H),
+    bead spacing 0.38 nm, at rest: (embed's four tensors), history, bead bonds."""
+    n_atoms = 2 * n_beads
+    features = torch.tensor([[6, 2], [1, 1]] * n_beads, dtype=torch.long)
+    atom_bonds = torch.stack([torch.arange(n_atoms - 1), torch.arange(1, n_atoms)])
+    bead_of_atom = torch.arange(n_atoms) // 2
+    masses = torch.tensor([12.011, 1.008] * n_beads, dtype=torch.float64)
+    x = torch.zeros(n_beads, 3, dtype=torch.float64)
+    x[:, 0] = 0.38 * torch.arange(n_beads, dtype=torch.float64)
+    bead_bonds = torch.stack([torch.arange(n_beads - 1), torch.arange(1, n_beads)])
+    return (features, atom_bonds, bead_of_atom, masses), x.expand(k, n_beads, 3).contiguous(), bead_bonds
+
+
+def check_bundle(path, n_beads: int = 5) -> tuple[torch.jit.ScriptModule, dict]:
+    """Load a bundle, freeze it as the C++ integrator does, run embed and step once on a small chain,
+    and check shapes, dtypes, finiteness and (when recorded) the weights' SHA-256.  Returns what
+    load_bundle returns; raises ValueError naming the first problem."""
+    module, metadata = load_bundle(path)
+    recorded = metadata.get("weights_sha256")
+    if recorded is not None and weights_sha256(module) != recorded:
+        raise ValueError(f"{path}: weights do not match the recorded SHA-256 {recorded}")
+    try:
+        with warnings.catch_warnings():  # TorchScript freezing is what the C++ side does, deprecated or not
+            warnings.simplefilter("ignore", DeprecationWarning)
+            frozen = torch.jit.freeze(module.eval(), preserved_attrs=list(contract.PRESERVED))
+    except RuntimeError as error:
+        raise ValueError(f"{path}: cannot be frozen for inference: {error}") from None
+    atoms, history, bead_bonds = example_inputs(n_beads, getattr(module, contract.HISTORY_LENGTH))
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        embedding = frozen.embed(*atoms)
+        if embedding.dim() != 2 or embedding.shape[0] != n_beads or not embedding.is_floating_point():
+            raise ValueError(f"{path}: embed() returned {embedding.dtype} {tuple(embedding.shape)}, "
+                             f"expected floating point ({n_beads}, H)")
+        out = frozen.step(embedding, history, bead_bonds)
+    if out.shape != (n_beads, 3) or out.dtype != torch.float64:
+        raise ValueError(f"{path}: step() returned {out.dtype} {tuple(out.shape)}, expected float64 ({n_beads}, 3)")
+    if not (bool(torch.isfinite(embedding).all()) and bool(torch.isfinite(out).all())):
+        raise ValueError(f"{path}: embed() or step() returned NaN or infinite values")
+    return module, metadata

@@ -1,0 +1,48 @@
+"""Training settings: ``TrainConfig`` and the JSON files of configs/ that give model and train settings."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .nn import ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and augmentation settings.  Noise levels are in units of the displacement scale
+    (the rms displacement per CG step of the training data), so they carry over between systems."""
+
+    epochs: int = 20
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_min: float = 1e-5             # end of the cosine schedule
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0           # gradient clipping (global norm)
+    score_weight: float = 1.0        # weight of the denoising score matching loss
+    sigma_min: float = 0.05          # noise levels of score matching, log-uniform in [sigma_min, sigma_max]
+    sigma_max: float = 1.0
+    input_noise: float = 0.05        # std of the Gaussian noise added to history frames
+    truncate_prob: float = 0.25      # chance that a window's history is cut short (oldest frames copied)
+    scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
+    seed: int = 0
+    num_workers: int = 0             # DataLoader workers per process
+    cg_step_ps: float = 0.0          # CG step of the windows (a multiple of the dataset's save interval)
+    mapping: str = "residue"         # atom → bead mapping of the windows: 'residue' or 'graclus:N'
+    window_every: int = 1            # a window starts at every window_every-th saved frame
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}")
+        return cls(**values)
+
+
+def load_config(path) -> tuple[ModelConfig, TrainConfig]:
+    """A JSON file ``{"model": {...}, "train": {...}}``; settings left out take their defaults."""
+    values = json.loads(Path(path).read_text())
+    unknown = sorted(set(values) - {"model", "train", "description"})
+    if unknown:
+        raise ValueError(f"{path}: unknown sections {unknown}")
+    return ModelConfig.from_dict(values.get("model", {})), TrainConfig.from_dict(values.get("train", {}))
