@@ -1,0 +1,160 @@
+"""What the benchmark writes: the results JSON (written by the run that measured it), one printed
+line per figure in the form ``figure: CG value [interval] vs MD ceiling value [interval]``, a
+Markdown report and its plots."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..files import write_atomically
+from ..report import clean
+
+
+def _v(entry) -> str:
+    if entry is None:
+        return "n/a"
+    if isinstance(entry, dict) and "value" in entry:
+        value, low, high = (entry.get(k) for k in ("value", "low", "high"))
+        return f"{_num(value)} [{_num(low)}, {_num(high)}]"
+    return _num(entry)
+
+
+def _num(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.3g}"
+
+
+def _ratio(entry: dict) -> str:
+    return (f"median {_num(entry['median'])} [p10 {_num(entry['p10'])}, p90 {_num(entry['p90'])}], "
+            f"{_num(entry['fraction_in'])} in [0.67, 1.5]")
+
+
+def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
+    """(figure, CG, ceiling) for every figure of the polymer benchmark."""
+    rows = [("mean Rg, Pearson r²", summary["rg_mean"]["cg"]["pearson_r2"], summary["rg_mean"]["a"]["pearson_r2"]),
+            ("mean Rg, R²", summary["rg_mean"]["cg"]["R2"], summary["rg_mean"]["a"]["R2"])]
+    for method, values in summary["tau"].items():
+        rows += [(f"τ(Rg²) by {method}, Pearson r²", values["cg"]["pearson_r2"], values["a"]["pearson_r2"]),
+                 (f"τ(Rg²) by {method}, R²", values["cg"]["R2"], values["a"]["R2"])]
+    lines = [(name, _v(cg), _v(ceiling)) for name, cg, ceiling in rows]
+    for method, values in summary["tau_ratio"].items():
+        lines.append((f"τ_CG/τ_MD by {method}", _ratio(values["cg"]), _ratio(values["a"])))
+    for key, values in summary["js_bits"].items():
+        lines.append((f"JS of {key.replace('_', ' ')} (bits)", _v(values["cg"]), _v(values["a"])))
+    for q, values in summary["close_contacts"].items():
+        lines.append((f"pair distances below MD's {float(q):.1%} quantile (expected {float(q):g})",
+                      _v(values["cg"]), _v(values["a"])))
+    for lag, values in summary["msd_ratio"].items():
+        lines.append((f"bead MSD at {lag} ps / MD's (median over sequences)", _v(values["cg"]), _v(values["a"])))
+    return lines
+
+
+def peptide_lines(summary: dict) -> list[tuple[str, str, str]]:
+    """(figure, CG, ceiling) for the kinetics benchmark: JS, then every kinetic figure as a ratio to MD half B."""
+    js = summary["ramachandran_js_bits"]
+    lines = [("Ramachandran JS (bits, 36 x 36 grid)", _v(js["cg"]), _v(js["a"]))]
+    for key, sides in summary["ratios"].items():
+        values = summary["values"]
+        lines.append((f"{key.replace('_', ' ')} / MD's (MD half B: {_num(values['b'][key])})",
+                      f"{_v(sides['cg'])} (CG {_num(values['cg'][key])})", _v(sides["a"])))
+    return lines
+
+
+def print_lines(lines) -> None:
+    for name, cg, ceiling in lines:
+        print(f"{name}: CG {cg} vs MD ceiling {ceiling}")
+
+
+def write(results: dict, lines, out_dir, command: str) -> Path:
+    """results.json (with the command that measured it), report.md and the plots in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = clean(dict(results, command=command))
+    write_atomically(out / "results.json", lambda p: Path(p).write_text(json.dumps(results, indent=1)))
+    plots = _polymer_plots(results, out) if results["benchmark"] == "polymer" else _ramachandran_plot(results, out)
+    model = results["model"]
+    text = [f"# Fidelity benchmark: {results['benchmark']}, {results['split']} split", "",
+            f"Model: `{model.get('path', model.get('stand_in'))}`"
+            + (f" (weights {str(model.get('weights_sha256'))[:16]}, {model.get('score_calls')} score calls, "
+               f"score noise {model.get('score_noise')})" if "path" in model else " (stand-in)"),
+            f"Data: `{results['data']}`; command: `{command}`.", "",
+            "Every CG figure is the estimator applied to the CG replicas against half B of the classical "
+            "replicas; the ceiling is the same estimator applied to half A against half B. Intervals: "
+            + ("bootstrap 95 % over sequences." if results["benchmark"] == "polymer" else
+               "95 %, resampling whole replicas of both sides; kinetics read at the CG step."),
+            "", "| figure | CG | MD ceiling |", "|---|---|---|"]
+    text += [f"| {name} | {cg} | {ceiling} |" for name, cg, ceiling in lines]
+    text += [""] + [f"![{p}]({p})" for p in plots]
+    (out / "report.md").write_text("\n".join(text) + "\n")
+    return out / "results.json"
+
+
+def _polymer_plots(results: dict, out: Path) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seqs = results["per_sequence"]
+    names = sorted(seqs)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    for ax, (key, label) in zip(axes, (("tau_ps", "τ(Rg²), 1/e (ps)"), ("rg_mean_nm", "mean Rg (nm)"))):
+        get = (lambda s, side: seqs[s][key][side]["efold"]) if key == "tau_ps" else (lambda s, side: seqs[s][key][side])
+        truth = np.array([get(s, "b") or np.nan for s in names], dtype=float)
+        for side, colour, text in (("a", "tab:blue", "MD half A (ceiling)"), ("cg", "tab:red", "CG")):
+            ax.scatter(truth, [get(s, side) or np.nan for s in names], color=colour, label=text, s=18)
+        lo, hi = np.nanmin(truth) * 0.5, np.nanmax(truth) * 1.6
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax.set_xlabel(f"MD half B: {label}")
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "scatter.png", dpi=100)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, min(4, len(names)), figsize=(4 * min(4, len(names)), 3.4), squeeze=False)
+    for ax, s in zip(axes[0], names[:: max(1, len(names) // 4)]):
+        for side, colour in (("a", "tab:blue"), ("b", "tab:cyan"), ("cg", "tab:red")):
+            acf = np.array(seqs[s]["acf"][side], dtype=float)
+            ax.plot(np.arange(acf.size) * seqs[s]["frame_interval_ps"][side], acf, color=colour, label=side.upper())
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_title(s, fontsize=8)
+        ax.set_xlabel("lag (ps)")
+        ax.legend()
+    axes[0][0].set_ylabel("Rg² autocorrelation")
+    fig.tight_layout()
+    fig.savefig(out / "acf.png", dpi=100)
+    plt.close(fig)
+    js = results["summary"]["js_bits"]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    x = np.arange(len(js))
+    for shift, side, colour, text in ((-0.2, "cg", "tab:red", "CG vs MD"), (0.2, "a", "tab:blue", "MD vs MD (floor)")):
+        values = [js[k][side]["value"] or 0.0 for k in js]
+        errors = [[v - (js[k][side]["low"] or v) for v, k in zip(values, js)], [(js[k][side]["high"] or v) - v for v, k in zip(values, js)]]
+        ax.bar(x + shift, values, 0.4, yerr=errors, color=colour, label=text)
+    ax.set_xticks(x, [k.replace("_", " ") for k in js])
+    ax.set_ylabel("JS divergence (bits)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "js.png", dpi=100)
+    plt.close(fig)
+    return ["scatter.png", "acf.png", "js.png"]
+
+
+def _ramachandran_plot(results: dict, out: Path) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    maps = results["summary"]["ramachandran"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    for ax, (side, title) in zip(axes, (("cg", "CG"), ("a", "MD half A"), ("b", "MD half B"))):
+        h = np.array(maps[side], dtype=float)
+        ax.imshow(np.log10(h.T + 1e-5), origin="lower", extent=(-180, 180, -180, 180), cmap="viridis", vmin=-5, vmax=-1)
+        ax.set_title(title)
+        ax.set_xlabel("phi (degrees)")
+    axes[0].set_ylabel("psi (degrees)")
+    fig.tight_layout()
+    fig.savefig(out / "ramachandran.png", dpi=100)
+    plt.close(fig)
+    return ["ramachandran.png"]

@@ -1,0 +1,130 @@
+"""The alanine-dipeptide kinetics benchmark: Ramachandran distribution, metastable states, rates,
+mean first-passage times and Markov-model timescales of CG rollouts against classical replicas.
+
+Beads are united atoms (``BeadMapping.united_atom``), so phi and psi are read from bead positions.
+As in the polymer benchmark, the classical replicas are split into halves A and B; every CG figure
+compares CG with B, and its ceiling compares A with B by the same estimator.  Kinetic figures are
+ratios (CG / B, and A / B for the ceiling) with 95 % intervals from resampling whole replicas of
+both sides.  Kinetics are read at the CG step: classical frames are taken every CG step, so both
+sides see the same time resolution (a visit to a state shorter than the step can be missed by both).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..bundle import load_bundle
+from . import estimators, kinetics
+from .sources import Molecule, Replica, bundle_settings, dataset_molecules, replay, rollout
+
+LAG_MULTIPLES = (1, 2, 4)        # Markov-model lags, in CG steps
+GRID = 6                         # phi/psi grid of the Markov model (GRID x GRID cells)
+REPLAY_STEP_PS = 1000.0          # the CG step of the stand-ins
+
+
+def backbone_quadruples(molecule: Molecule) -> tuple[list[tuple], list[tuple]]:
+    """Bead quadruples of phi (C-N-CA-C) and psi (N-CA-C-N) of every residue that has both."""
+    bead = molecule.mapping.bead_of_atom
+    residues = list(molecule.topology.residues())
+    atom = [{a.name: bead[a.index] for a in r.atoms()} for r in residues]
+    phi, psi = [], []
+    for i in range(1, len(residues) - 1):
+        if all(k in atom[i] for k in ("N", "CA", "C")) and "C" in atom[i - 1] and "N" in atom[i + 1]:
+            phi.append((atom[i - 1]["C"], atom[i]["N"], atom[i]["CA"], atom[i]["C"]))
+            psi.append((atom[i]["N"], atom[i]["CA"], atom[i]["C"], atom[i + 1]["N"]))
+    if not phi:
+        raise ValueError(f"backbone_quadruples: '{molecule.name}' has no residue with both phi and psi")
+    if len({b for q in (phi[0], psi[0]) for b in q}) < 5:
+        raise ValueError("backbone_quadruples: the beads must resolve the backbone atoms (use the united-atom mapping)")
+    return phi, psi
+
+
+def angles(replicas: list[Replica], molecule: Molecule) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(phi, psi) of the first residue, per replica, radians."""
+    phi_q, psi_q = backbone_quadruples(molecule)
+    return [(kinetics.dihedrals(r.beads, phi_q[:1])[:, 0], kinetics.dihedrals(r.beads, psi_q[:1])[:, 0]) for r in replicas]
+
+
+def _at_step(replicas: list[Replica], step_ps: float) -> list[Replica]:
+    """Classical replicas read every CG step."""
+    return replay(replicas, step_ps)
+
+
+def kinetic_statistics(dihedral_list, interval_ps: float) -> dict:
+    """Per side: populations, rates, MFPTs and Markov-model timescales, pooled over replicas."""
+    states = [kinetics.core_states(phi) for phi, _ in dihedral_list]
+    grid = [kinetics.grid_states(phi, psi, GRID) for phi, psi in dihedral_list]
+    its = [kinetics.implied_timescales_ps(grid, lag, interval_ps, 1)[0] for lag in LAG_MULTIPLES]
+    return {"population_alphaL": float(kinetics.populations(states)[1]),
+            "rate_beta_to_alphaL_per_ns": 1e3 * float(kinetics.rates_per_ps(states, interval_ps)[0, 1]),
+            "rate_alphaL_to_beta_per_ns": 1e3 * float(kinetics.rates_per_ps(states, interval_ps)[1, 0]),
+            "mfpt_beta_to_alphaL_ns": 1e-3 * float(kinetics.mean_first_passage_ps(states, interval_ps)[0, 1]),
+            "mfpt_alphaL_to_beta_ns": 1e-3 * float(kinetics.mean_first_passage_ps(states, interval_ps)[1, 0]),
+            **{f"slowest_timescale_lag{m}_ns": 1e-3 * float(t) for m, t in zip(LAG_MULTIPLES, its)},
+            "transitions": int(kinetics.transition_counts(states).sum())}
+
+
+def _ratios(side, truth, side_interval_ps, truth_interval_ps, n_boot, seed) -> dict:
+    """statistic(side) / statistic(truth) for every kinetic statistic, each with a 95 % interval from
+    resampling both sides' replicas with replacement."""
+    def ratio(a, b):
+        x, y = kinetic_statistics(a, side_interval_ps), kinetic_statistics(b, truth_interval_ps)
+        return {key: x[key] / y[key] if y[key] else float("nan") for key in x if key != "transitions"}
+
+    rng = np.random.default_rng(seed)
+    value = ratio(side, truth)
+    draws = [ratio([side[i] for i in rng.integers(len(side), size=len(side))],
+                   [truth[i] for i in rng.integers(len(truth), size=len(truth))]) for _ in range(n_boot)]
+    out = {}
+    for key, v in value.items():
+        d = np.array([draw[key] for draw in draws], dtype=float)
+        d = d[np.isfinite(d)]
+        low, high = np.quantile(d, [0.025, 0.975]) if d.size else (np.nan, np.nan)
+        out[key] = {"value": float(v), "low": float(low), "high": float(high), "n": len(side)}
+    return out
+
+
+def figures(cg: list[Replica], molecule: Molecule, step_ps: float, n_boot: int = 200, seed: int = 0) -> dict:
+    a_reps, b_reps = estimators.split_halves(molecule.replicas)
+    full = {"cg": angles(cg, molecule), "a": angles(a_reps, molecule), "b": angles(b_reps, molecule)}
+    # Kinetics at the CG step: classical frames every step; CG frames as they come (a stand-in
+    # played S times too slowly labels its frames S steps apart).
+    stepped = {"cg": full["cg"], "a": angles(_at_step(a_reps, step_ps), molecule),
+               "b": angles(_at_step(b_reps, step_ps), molecule)}
+    interval = {"cg": cg[0].interval_ps, "a": step_ps, "b": step_ps}
+
+    def pooled(side):
+        return np.concatenate([p for p, _ in full[side]]), np.concatenate([q for _, q in full[side]])
+
+    ratios = {side: _ratios(stepped[side], stepped["b"], interval[side], step_ps, n_boot, seed) for side in ("cg", "a")}
+    out = {"ramachandran_js_bits": {side: kinetics.ramachandran_js(*pooled(side), *pooled("b")) for side in ("cg", "a")},
+           "values": {side: kinetic_statistics(stepped[side], interval[side]) for side in stepped},
+           "ratios": {key: {side: ratios[side][key] for side in ratios} for key in ratios["cg"]}, "ramachandran": {side: kinetics.ramachandran_histogram(*pooled(side)).tolist() for side in full},
+           "step_ps": step_ps, "replicas": {side: len(full[side]) for side in full},
+           "replica_length_ns": {"cg": cg[0].length_ps / 1e3, "md": molecule.replicas[0].length_ps / 1e3}}
+    return out
+
+
+def run(model, data, split: str = "validation", platform: str = "CPU", seed: int = 1, discard_ps: float = 0.0,
+        n_boot: int = 200, replay_step_ps: float | None = None) -> dict:
+    """The kinetics benchmark of ``model`` (bundle, or 'replay' / 'replay:S' stand-ins) on one split."""
+    stand_in = str(model).startswith("replay")
+    molecule = dataset_molecules(data, split, "united-atom", discard_ps)[0]
+    a_reps, _ = estimators.split_halves(molecule.replicas)
+    a_starts, _ = estimators.split_halves(molecule.starts)
+    if stand_in:
+        slowdown = float(str(model).split(":", 1)[1]) if ":" in str(model) else 1.0
+        step = replay_step_ps or REPLAY_STEP_PS
+        cg = replay(a_reps, step, slowdown)
+    else:
+        step = load_bundle(model)[0].timestep_ps
+        cg = [rollout(model, molecule, start, int(round(r.length_ps / step)), seed + i, platform, f"CG from {r.name}")
+              for i, (r, start) in enumerate(zip(a_reps, a_starts))]
+    result = figures(cg, molecule, step, n_boot, seed)
+    wall = sum(r.wall_s for r in cg)
+    result["cg_ns_per_wall_s"] = float(sum(r.length_ps for r in cg) / 1e3 / wall) if np.isfinite(wall) else None
+    return {"benchmark": "peptide", "split": split, "data": str(data), "mapping": "united-atom",
+            "model": {"stand_in": str(model)} if stand_in else bundle_settings(model),
+            "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot, "discard_ps": discard_ps,
+                         "markov_lags_cg_steps": list(LAG_MULTIPLES), "grid": GRID,
+                         "phi_cores_rad": [list(map(list, c)) for c in kinetics.PHI_CORES]},
+            "molecule": molecule.name, "summary": result}

@@ -1,0 +1,186 @@
+"""The polymer fidelity benchmark: CG rollouts against classical replicas of held-out chains, every
+figure next to its MD-vs-MD ceiling.
+
+For each sequence the classical replicas are split into halves A and B (``estimators.split_halves``).
+The ceiling of a figure is its estimator applied to A against B; the CG figure is the same estimator
+applied to CG replicas against B, where the CG side has as many replicas as A, each as long in
+simulated time and started from where the A replica starts.  A perfect model therefore lands on
+the ceiling up to noise, and both carry the same noise.  Across sequences, figures get bootstrap
+95 % intervals over sequences.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import analysis
+from ..bundle import load_bundle
+from . import estimators
+from .sources import (Molecule, Replica, bundle_settings, choose_discard, dataset_molecules, replay, rollout,
+                      split_sources)
+
+MSD_LAGS_PS = (20.0, 100.0, 500.0, 2000.0)
+TAU_METHODS = ("efold", "integral", "fit")
+JS_KEYS = ("rg", "bond_lengths", "bond_angles", "pair_distances")
+CONTACT_QUANTILES = (0.001, 0.01)
+RG_BINS = np.linspace(0.4, 2.0, 81)
+REPLAY_STEP_PS = 20.0  # the polymer models' CG step
+
+
+def _observables(replicas: list[Replica], masses, bonds) -> dict:
+    """Per side: Rg series per replica and pooled samples of the distributions compared by JS."""
+    triples = analysis.angle_triples(bonds)
+    nonbonded = analysis.nonbonded_pairs(len(masses), bonds)
+    rg = [analysis.radius_of_gyration(r.beads, masses) for r in replicas]
+    return {
+        "rg": rg, "interval_ps": replicas[0].interval_ps,
+        "samples": {"rg": np.concatenate(rg),
+                    "bond_lengths": np.concatenate([analysis.bond_lengths(r.beads, bonds).ravel() for r in replicas]),
+                    "bond_angles": np.concatenate([analysis.bond_angles(r.beads, triples).ravel() for r in replicas]),
+                    "pair_distances": np.concatenate([analysis.pair_distances(r.beads).ravel() for r in replicas])},
+        "nonbonded": np.concatenate([analysis.pair_distances(r.beads, nonbonded).ravel() for r in replicas]),
+        "msd": np.nanmean([estimators.msd_at_lags(r.beads, r.interval_ps, MSD_LAGS_PS) for r in replicas], axis=0),
+    }
+
+
+def _taus(side: dict) -> dict:
+    return estimators.relaxation_times([rg ** 2 for rg in side["rg"]], side["interval_ps"])
+
+
+def sequence_figures(cg: list[Replica], md: list[Replica], masses, bonds, seed: int = 0) -> dict:
+    """Every per-sequence figure of CG against MD half B, and of MD half A against B (the ceiling)."""
+    a_reps, b_reps = estimators.split_halves(md)
+    sides = {name: _observables(reps, masses, bonds) for name, reps in (("cg", cg), ("a", a_reps), ("b", b_reps))}
+    all_md = [rg ** 2 for rg in sides["a"]["rg"] + sides["b"]["rg"]]
+    tau_all, tau_se = estimators.replica_bootstrap(
+        all_md, lambda reps: estimators.relaxation_times(reps, md[0].interval_ps)["efold"], seed=seed)
+    out = {"tau_ps": {name: _taus(side) for name, side in sides.items()},
+           "tau_all_md_ps": tau_all, "tau_all_md_relative_se": tau_se / tau_all if tau_all > 0 else float("nan"),
+           "rg_mean_nm": {name: float(side["samples"]["rg"].mean()) for name, side in sides.items()},
+           "rg_std_nm": {name: float(side["samples"]["rg"].std()) for name, side in sides.items()},
+           "msd_nm2": {name: side["msd"].tolist() for name, side in sides.items()},
+           "js_bits": {}, "close_contacts": {},
+           "rg_histogram": {name: analysis.histogram(side["samples"]["rg"], RG_BINS).tolist() for name, side in sides.items()},
+           "acf": {name: estimators.pooled_autocorrelation([rg ** 2 for rg in side["rg"]]).tolist() for name, side in sides.items()},
+           "frame_interval_ps": {name: side["interval_ps"] for name, side in sides.items()},
+           "replicas": {"cg": len(cg), "a": len(a_reps), "b": len(b_reps)},
+           "replica_length_ps": {"cg": cg[0].length_ps, "md": md[0].length_ps}}
+    for key in JS_KEYS:
+        out["js_bits"][key] = {other: analysis.distribution_js(sides[other]["samples"][key], sides["b"]["samples"][key])
+                               for other in ("cg", "a")}
+    if sides["b"]["nonbonded"].size:
+        out["close_contacts"] = {other: estimators.close_contact_fractions(sides[other]["nonbonded"], sides["b"]["nonbonded"],
+                                                                           CONTACT_QUANTILES) for other in ("cg", "a")}
+    return out
+
+
+def cg_replicas(model, molecule: Molecule, seed: int, platform: str = "CPU",
+                replay_step_ps: float | None = None) -> list[Replica]:
+    """The CG side of one sequence: for every replica of half A, a CG run as long from where it starts.
+
+    ``model`` is a bundle path, or a stand-in: 'replay' (half A's own frames read every 20 ps: a
+    perfect model) or 'replay:S' (the same frames played S times too slowly), read every
+    ``replay_step_ps`` (default ``REPLAY_STEP_PS``)."""
+    a_reps, _ = estimators.split_halves(molecule.replicas)
+    a_starts, _ = estimators.split_halves(molecule.starts)
+    model = str(model)
+    if model == "replay" or model.startswith("replay:"):
+        slowdown = float(model.split(":", 1)[1]) if ":" in model else 1.0
+        return replay(a_reps, replay_step_ps or REPLAY_STEP_PS, slowdown)
+    runs, step = [], load_bundle(model)[0].timestep_ps
+    for i, (replica, start) in enumerate(zip(a_reps, a_starts)):
+        n_frames = int(round(replica.length_ps / step))
+        runs.append(rollout(model, molecule, start, n_frames, seed + i, platform, f"CG from {replica.name}"))
+    return runs
+
+
+def _median(values) -> float:
+    """Median of the finite values; NaN (without a warning) when there are none (lags beyond every run)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+    """Figures over sequences, each for CG and for the ceiling (A), with bootstrap 95 % intervals."""
+    n = len(figures)
+
+    def pick(path):
+        values = []
+        for f in figures:
+            for key in path:
+                f = f[key]
+            values.append(f)
+        return np.asarray(values, dtype=np.float64)
+
+    def boot(statistic):
+        return estimators.bootstrap_items(statistic, n, n_boot, seed)
+
+    out = {"sequences": n, "rg_mean": {}, "tau": {}, "tau_ratio": {}, "js_bits": {}, "close_contacts": {}, "msd_ratio": {}}
+    truth = pick(("rg_mean_nm", "b"))
+    for side in ("cg", "a"):
+        x = pick(("rg_mean_nm", side))
+        out["rg_mean"][side] = {"pearson_r2": boot(lambda i: estimators.pearson_r2(x[i], truth[i])),
+                                "R2": boot(lambda i: estimators.determination_r2(x[i], truth[i]))}
+    for method in TAU_METHODS:
+        truth = pick(("tau_ps", "b", method))
+        out["tau"][method], out["tau_ratio"][method] = {}, {}
+        for side in ("cg", "a"):
+            x = pick(("tau_ps", side, method))
+            out["tau"][method][side] = {"pearson_r2": boot(lambda i: estimators.pearson_r2(x[i], truth[i])),
+                                        "R2": boot(lambda i: estimators.determination_r2(x[i], truth[i]))}
+            out["tau_ratio"][method][side] = estimators.ratio_summary(x / truth)
+    for key in JS_KEYS:
+        out["js_bits"][key] = {side: boot(lambda i: np.nanmean(pick(("js_bits", key, side))[i])) for side in ("cg", "a")}
+    if figures[0]["close_contacts"]:
+        for q in figures[0]["close_contacts"]["cg"]:
+            out["close_contacts"][q] = {side: boot(lambda i: np.nanmean(pick(("close_contacts", side, q, "cg_fraction"))[i]))
+                                        for side in ("cg", "a")}
+            out["close_contacts"][q]["expected"] = float(q)
+    for j, lag in enumerate(MSD_LAGS_PS):
+        truth = np.array([f["msd_nm2"]["b"][j] for f in figures], dtype=float)
+        out["msd_ratio"][f"{lag:g}"] = {}
+        for side in ("cg", "a"):
+            ratio = np.array([f["msd_nm2"][side][j] for f in figures], dtype=float) / truth
+            out["msd_ratio"][f"{lag:g}"][side] = boot(lambda i: _median(ratio[i]))
+    out["tau_relative_se_all_md"] = estimators.ratio_summary(pick(("tau_all_md_relative_se",)))
+    return out
+
+
+def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, platform, replay_step_ps):
+    """Worker: one sequence's classical replicas, its CG replicas and its figures (runs in a process)."""
+    import torch
+
+    torch.set_num_threads(1)
+    molecule = dataset_molecules(data, split, mapping_method, discard_ps, only={source})[0]
+    cg = cg_replicas(model, molecule, seed, platform, replay_step_ps)
+    figures = sequence_figures(cg, molecule.replicas, molecule.masses, molecule.bonds, seed)
+    figures["cg_ps_per_wall_s"] = float(sum(r.length_ps for r in cg) / sum(r.wall_s for r in cg)) if np.isfinite(cg[0].wall_s) else None
+    return molecule.name, figures
+
+
+def run(model, data, split: str = "validation", processes: int = 2, platform: str = "CPU", seed: int = 1,
+        discard_ps: float | None = None, n_boot: int = 1000, progress: bool = True,
+        replay_step_ps: float | None = None) -> dict:
+    """The whole polymer benchmark on one split; returns the results (see ``output.write``)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    stand_in = str(model).startswith("replay")
+    mapping_method = "residue" if stand_in else (load_bundle(model)[1].get("mapping") or "residue")
+    discard = choose_discard(data, split) if discard_ps is None else {"discard_ps": float(discard_ps), "chosen": "given"}
+    sources = split_sources(data, split)
+    figures = {}
+    with ProcessPoolExecutor(max(1, processes), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_one_sequence, str(model), str(data), split, mapping_method, discard["discard_ps"],
+                               source, seed + 100 * i, platform, replay_step_ps) for i, source in enumerate(sources)]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{split} sequences", disable=not progress):
+            name, values = future.result()
+            figures[name] = values
+    ordered = [figures[name] for name in sorted(figures)]
+    return {"benchmark": "polymer", "split": split, "data": str(data), "mapping": mapping_method,
+            "model": {"stand_in": str(model)} if stand_in else bundle_settings(model),
+            "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot,
+                         "msd_lags_ps": list(MSD_LAGS_PS), "close_contact_quantiles": list(CONTACT_QUANTILES)},
+            "equilibration": discard, "per_sequence": dict(sorted(figures.items())),
+            "summary": across_sequences(ordered, n_boot, seed)}

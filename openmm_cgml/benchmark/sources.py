@@ -1,0 +1,165 @@
+"""Where the benchmark's bead trajectories come from: classical replicas stored in a dataset, CG
+rollouts of a bundle inside OpenMM, and replays of classical frames (stand-ins with known answers).
+
+Every source gives ``Replica`` objects (bead centres in nm, a frame interval in ps), so the same
+estimators read MD, CG and stand-ins alike.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import openmm
+import openmm.unit as unit
+
+from .. import analysis
+from ..data import read_dataset, read_run
+from ..features import atom_bonds
+from ..integrator import create_integrator
+from ..mapping import BeadMapping
+from . import estimators
+
+
+@dataclass
+class Replica:
+    """One independent run seen at the bead level."""
+
+    beads: np.ndarray          # (n_frames, n_beads, 3), nm
+    interval_ps: float
+    name: str
+    wall_s: float = float("nan")  # time spent in the integrator's steps (CG rollouts)
+
+    @property
+    def length_ps(self) -> float:
+        return self.beads.shape[0] * self.interval_ps
+
+
+@dataclass
+class Molecule:
+    """The classical replicas of one molecule (one sequence, or one PDB), with what the CG side needs."""
+
+    name: str
+    mapping: BeadMapping
+    bonds: list[tuple[int, int]]
+    replicas: list[Replica]
+    system: openmm.System
+    topology: object
+    starts: list[np.ndarray] = field(default_factory=list)  # atom positions (nm) where each kept replica begins
+    runs: list[str] = field(default_factory=list)
+
+    @property
+    def masses(self) -> np.ndarray:
+        return self.mapping.bead_masses()
+
+
+def dataset_molecules(dataset_dir, split: str, mapping_method: str, discard_ps: float = 0.0,
+                      only: set[str] | None = None) -> list[Molecule]:
+    """The runs of one split grouped by molecule (the runs' common source: a sequence or a PDB file),
+    mapped to beads, with the first ``discard_ps`` of every run left out; ``only``: these sources."""
+    dataset = read_dataset(dataset_dir)
+    if split not in dataset["splits"]:
+        raise ValueError(f"dataset_molecules: '{dataset_dir}' has no split '{split}'; it has {sorted(dataset['splits'])}")
+    groups: dict[str, list[str]] = {}
+    for name in dataset["splits"][split]:
+        groups.setdefault(dataset["runs"][name]["source"], []).append(name)
+    molecules = []
+    for source, names in groups.items():
+        if only is not None and source not in only:
+            continue
+        molecule = None
+        for name in names:
+            metadata, system, trajectory = read_run(Path(dataset_dir) / "trajectories" / f"{name}.h5")
+            interval = float(metadata["frame_interval_ps"])
+            skip = int(round(discard_ps / interval))
+            if skip >= trajectory.n_frames - 1:
+                raise ValueError(f"dataset_molecules: run '{name}' has {trajectory.n_frames} frames; "
+                                 f"discarding {discard_ps} ps leaves none")
+            xyz = trajectory.xyz[skip:].astype(np.float64)
+            if molecule is None:
+                topology = trajectory.topology.to_openmm()
+                mapping = BeadMapping.create(mapping_method, topology, system)
+                molecule = Molecule(Path(source).stem if metadata["source"].endswith(".pdb") else source, mapping,
+                                    mapping.bead_bonds(atom_bonds(topology)), [], system, topology)
+            molecule.replicas.append(Replica(molecule.mapping.centres(xyz), interval, name))
+            molecule.starts.append(xyz[0])
+            molecule.runs.append(name)
+        molecules.append(molecule)
+    return molecules
+
+
+def split_sources(dataset_dir, split: str) -> list[str]:
+    """The molecules (run sources) of one split, in the order of their first run."""
+    dataset = read_dataset(dataset_dir)
+    return list(dict.fromkeys(dataset["runs"][name]["source"] for name in dataset["splits"][split]))
+
+
+def choose_discard(dataset_dir, split: str, candidates_ps=(0.0, 500.0, 1000.0, 2000.0, 5000.0)) -> dict:
+    """The equilibration to leave out, justified from the data: chains start extended, so the mean
+    Rg of the first half of a run differs from the second half until the start is forgotten.  For
+    each candidate, the halves' difference of every run in units of its block standard error (z);
+    the smallest candidate whose mean z over runs is within 2 / sqrt(runs) of 0 and whose largest
+    |z| is below 4 is chosen."""
+    dataset = read_dataset(dataset_dir)
+    series = []
+    for name in dataset["splits"][split]:
+        metadata, system, trajectory = read_run(Path(dataset_dir) / "trajectories" / f"{name}.h5")
+        masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
+        series.append((analysis.radius_of_gyration(trajectory.xyz.astype(np.float64), masses),
+                       float(metadata["frame_interval_ps"])))
+    table = []
+    for discard in candidates_ps:
+        z = [estimators.halves_drift(rg[int(round(discard / dt)):])["z"] for rg, dt in series]
+        table.append({"discard_ps": discard, "mean_z": float(np.mean(z)), "max_abs_z": float(np.max(np.abs(z)))})
+    bound = 2.0 / np.sqrt(len(series))
+    chosen = next((row for row in table if abs(row["mean_z"]) < bound and row["max_abs_z"] < 4.0), table[-1])
+    return {"discard_ps": chosen["discard_ps"], "runs": len(series), "bound_mean_z": bound, "candidates": table}
+
+
+def rollout(bundle, molecule: Molecule, start: np.ndarray, n_frames: int, seed: int, platform: str = "CPU",
+            name: str = "CG") -> Replica:
+    """``n_frames`` CG steps of the bundle inside an OpenMM Context from atom positions ``start`` (nm);
+    bead centres after every step (one torch and one OpenMM thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    integrator = create_integrator(bundle, molecule.topology, molecule.system, mapping=molecule.mapping)
+    integrator.setRandomNumberSeed(int(seed))
+    properties = {"Threads": "1"} if platform == "CPU" else {}
+    context = openmm.Context(molecule.system, integrator, openmm.Platform.getPlatformByName(platform), properties)
+    context.setPositions(start)
+    frames, wall = np.empty((n_frames, molecule.mapping.n_beads, 3)), 0.0
+    for i in range(n_frames):
+        tic = time.perf_counter()
+        integrator.step(1)
+        wall += time.perf_counter() - tic
+        frames[i] = molecule.mapping.centres(context.getState(getPositions=True).getPositions(asNumpy=True)._value)
+    return Replica(frames, integrator.getStepSize().value_in_unit(unit.picosecond), name, wall)
+
+
+def replay(replicas: list[Replica], step_ps: float, slowdown: float = 1.0) -> list[Replica]:
+    """Stand-ins with known answers: the classical frames of ``replicas`` read every ``step_ps``
+    (what a perfect model with that CG step would produce) and labelled as if each frame came
+    ``slowdown`` times later, so a slowdown of 2 is a model whose dynamics run twice too slowly."""
+    out = []
+    for r in replicas:
+        stride = int(round(step_ps / r.interval_ps))
+        if stride < 1 or abs(stride * r.interval_ps - step_ps) > 1e-6 * step_ps:
+            raise ValueError(f"replay: the step {step_ps} ps is not a whole number of frames of {r.interval_ps} ps")
+        out.append(Replica(r.beads[::stride], step_ps * slowdown, f"replay of {r.name}"))
+    return out
+
+
+def bundle_settings(bundle) -> dict:
+    """What the results JSON records about the model: the bundle's path and file SHA-256, its weights'
+    hash and its sampler settings."""
+    from ..bundle import load_bundle
+
+    _, metadata = load_bundle(bundle)
+    keys = ("weights_sha256", "timestep_ps", "history_length", "score_calls", "score_sigmas_nm", "score_step", "mapping")
+    settings = {"path": str(bundle), "file_sha256": hashlib.sha256(Path(bundle).read_bytes()).hexdigest()}
+    settings |= {key: metadata.get(key) for key in keys}
+    settings["score_noise"] = (metadata.get("model_config") or {}).get("score_noise")
+    return settings
