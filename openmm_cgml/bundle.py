@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def shipped_model(name: str) -> Path:
         known = sorted(p.stem for p in MODELS.glob("*.pt"))
         raise FileNotFoundError(f"shipped_model: no shipped model '{name}' in {MODELS}; shipped: {known}")
     return path
+
+
+def is_bundle(path) -> bool:
+    """Whether ``path`` is a TorchScript archive (a bundle) rather than, say, a training checkpoint."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def save_bundle(module: torch.nn.Module, path, metadata: dict | None = None) -> Path:

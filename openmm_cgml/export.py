@@ -11,9 +11,10 @@ from pathlib import Path
 import torch
 
 from . import contract
-from .bundle import check_bundle, save_bundle, weights_sha256
+from .bundle import check_bundle, load_bundle, save_bundle, weights_sha256
 from .checkpoint import model_from_checkpoint
 from .features import ATOM_FEATURES
+from .nn import ModelConfig, Propagator
 
 
 def model_metadata(model, checkpoint: dict) -> dict:
@@ -38,7 +39,7 @@ def model_metadata(model, checkpoint: dict) -> dict:
         "data": data,
         "validation": {key[4:]: value for key, value in last.items() if key.startswith("val_")},
         "training": {"epoch": last.get("epoch"), "epochs_run": len(history),
-                     "train_config": asdict(checkpoint["train_config"])},
+                     "train_config": asdict(checkpoint["train_config"]) if checkpoint["train_config"] else None},
         "model_config": asdict(config),
         "weights_sha256": weights_sha256(model),
         "torch_version": torch.__version__,
@@ -46,18 +47,50 @@ def model_metadata(model, checkpoint: dict) -> dict:
 
 
 def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True,
-                      score_calls: int | None = None) -> Path:
+                      score_calls: int | None = None, score_noise: bool | None = None) -> Path:
     """Write the bundle of a training checkpoint (best.pt or last.pt) to ``out``; with ``check``,
-    load it back and run it once (check_bundle) before returning its path.  ``score_calls``
-    replaces the trained number of refinement calls (the noise ladder keeps its ends)."""
+    load it back and run it once (check_bundle) before returning its path.  ``score_calls`` and
+    ``score_noise`` replace the trained sampler settings (the noise ladder keeps its ends)."""
     model, state = model_from_checkpoint(checkpoint)
-    if score_calls is not None:
-        if score_calls < 0:
-            raise ValueError(f"export_checkpoint: score_calls must be >= 0, got {score_calls}")
-        model.score_sigmas = replace(state["model_config"], score_calls=score_calls).sigma_ladder()
-    metadata = model_metadata(model, state)
+    metadata = model_metadata(*_with_sampler(model, state, score_calls, score_noise))
     metadata.update(extra_metadata or {})
     path = save_bundle(torch.jit.script(model), out, metadata)
     if check:
         check_bundle(path)
     return path
+
+
+def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool | None = None) -> Path:
+    """A trained bundle re-exported with other sampler settings and the same weights (their SHA-256
+    is unchanged): the way to compare samplers of a model whose checkpoint is not at hand."""
+    module, metadata = load_bundle(bundle)
+    if metadata.get("format") != contract.BUNDLE_FORMAT or "model_config" not in metadata:
+        raise ValueError(f"export_bundle: '{bundle}' is not a trained bundle written by cgml export")
+    config = ModelConfig.from_dict(metadata["model_config"])
+    model = Propagator(config)
+    model.load_state_dict(module.state_dict())
+    model.eval()
+    model.score_sigmas = [s / float(model.dynamics.displacement_scale) for s in metadata["score_sigmas_nm"]]
+    state = {"model_config": config, "data": dict(metadata.get("data") or {}, mapping=metadata.get("mapping")),
+             "history": [], "train_config": None}
+    model, state = _with_sampler(model, state, score_calls, score_noise)
+    updated = dict(metadata)
+    updated.update({key: value for key, value in model_metadata(model, state).items()
+                    if key in ("score_calls", "score_sigmas_nm", "model_config", "weights_sha256", "torch_version")})
+    path = save_bundle(torch.jit.script(model), out, updated)
+    check_bundle(path)
+    return path
+
+
+def _with_sampler(model, state: dict, score_calls: int | None, score_noise: bool | None):
+    """The model and its decoded checkpoint with the refinement's calls and noise replaced."""
+    config = state["model_config"]
+    if score_calls is not None:
+        if score_calls < 0:
+            raise ValueError(f"export: score_calls must be >= 0, got {score_calls}")
+        config = replace(config, score_calls=score_calls)
+        model.score_sigmas = config.sigma_ladder()
+    if score_noise is not None:
+        config = replace(config, score_noise=bool(score_noise))
+        model.score_noise = bool(score_noise)
+    return model, dict(state, model_config=config)

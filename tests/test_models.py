@@ -1,4 +1,8 @@
 """The shipped trained bundles: intact, and the nanosecond peptide model keeps the molecule's shape."""
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import openmm
 import openmm.unit as unit
@@ -9,6 +13,8 @@ from openmm_cgml.analysis import radius_of_gyration
 from openmm_cgml.bundle import MODELS, check_bundle, load_bundle, shipped_model
 from openmm_cgml.mapping import BeadMapping
 from openmm_cgml.systems import peptides
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("path", sorted(MODELS.glob("*.pt")), ids=lambda path: path.stem)
@@ -39,20 +45,35 @@ def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
     assert 0.195 < np.mean(rg) < 0.24, rg
 
 
+def _recorder():
+    """scripts/record_bundle_steps.py as a module (it records and replays the bundles' steps)."""
+    spec = importlib.util.spec_from_file_location("record_bundle_steps", ROOT / "scripts" / "record_bundle_steps.py")
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    return record
+
+
 def test_shipped_bundles_take_their_recorded_steps():
     """5 seeded CG steps of each shipped bundle inside OpenMM equal the steps recorded by
     scripts/record_bundle_steps.py (rerun it only after a deliberate change of the models)."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("record_bundle_steps", root / "scripts" / "record_bundle_steps.py")
-    record = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(record)
+    record = _recorder()
     recorded = json.loads(record.OUT.read_text())["bundles"]
     assert sorted(recorded) == sorted(path.stem for path in MODELS.glob("*.pt"))
     for path in sorted(MODELS.glob("*.pt")):
         steps = record.bundle_steps(path)
         assert steps["weights_sha256"] == recorded[path.stem]["weights_sha256"]
         np.testing.assert_array_equal(steps["bead_centres_nm"], recorded[path.stem]["bead_centres_nm"], err_msg=path.stem)
+
+
+def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path):
+    """cgml export of a bundle (for sampler comparisons) keeps the weights and, with the same
+    settings, every step; with the Langevin refinement switched on, the steps differ."""
+    from openmm_cgml.export import export_bundle
+
+    record = _recorder()
+    recorded = json.loads(record.OUT.read_text())["bundles"]["polymer"]["bead_centres_nm"]
+    same = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer.pt")
+    np.testing.assert_array_equal(record.bundle_steps(same)["bead_centres_nm"], recorded)
+    noisy = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-noise.pt", score_noise=True)
+    assert load_bundle(noisy)[1]["weights_sha256"] == load_bundle(same)[1]["weights_sha256"]
+    assert not np.array_equal(record.bundle_steps(noisy)["bead_centres_nm"], recorded)
