@@ -35,7 +35,7 @@ demo: plugin
 	$(PY) -m openmm_cgml.cli demo
 
 # Speed (CG vs classical, integrator vs bare step, 10^2-10^4 beads, memory), about 2 minutes; the
-# fidelity benchmark needs the regenerated polymer data: see openmm_cgml/models/polymer.md.
+# fidelity benchmark (cgml benchmark) needs its regenerated reference data: see docs/benchmark.md.
 bench: plugin
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/integrator_overhead.py

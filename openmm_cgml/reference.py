@@ -150,7 +150,7 @@ STANDARD_POLYMERS = dict(sequences=48, length=20, seed=2026, production_ps=10000
 # the Reference platform (faster than CPU for one 60-particle chain: no threads to synchronise).
 BENCHMARK_POLYMERS = dict(length=20, seed=7001, save_interval_ps=2.0, equilibration_ps=200.0, platform="Reference",
                           production_ps=16000.0, splits={"validation": dict(sequences=16, replicas=4, production_ps=10000.0),
-                                                         "test": dict(sequences=16, replicas=6, production_ps=16000.0)})
+                                                         "test": dict(sequences=16, replicas=4, production_ps=16000.0)})
 
 
 @dataclass(frozen=True)

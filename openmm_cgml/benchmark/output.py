@@ -46,6 +46,10 @@ def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
     for q, values in summary["close_contacts"].items():
         lines.append((f"pair distances below MD's {float(q):.1%} quantile (expected {float(q):g})",
                       _v(values["cg"]), _v(values["a"])))
+    for method, values in summary["tau_relative_se_all_md"].items():
+        lines.append((f"relative SE of τ by {method} per sequence, all MD replicas (target ≤ 0.1)",
+                      "n/a", f"median {_num(values['median'])} [p10 {_num(values['p10'])}, p90 {_num(values['p90'])}], "
+                             f"{_num(values['fraction_in'])} ≤ 0.1"))
     for lag, values in summary["msd_ratio"].items():
         lines.append((f"bead MSD at {lag} ps / MD's (median over sequences)", _v(values["cg"]), _v(values["a"])))
     return lines
@@ -86,6 +90,13 @@ def write(results: dict, lines, out_dir, command: str) -> Path:
                "95 %, resampling whole replicas of both sides; kinetics read at the CG step."),
             "", "| figure | CG | MD ceiling |", "|---|---|---|"]
     text += [f"| {name} | {cg} | {ceiling} |" for name, cg, ceiling in lines]
+    if "judgeable_steps" in results:
+        text += ["", "Which CG steps these classical data can judge (all replicas, read every step):", "",
+                 "| step (ps) | slowest timescale (ps) | resolved | MFPT beta→alphaL (ps) | resolved | transitions |",
+                 "|---:|---:|---|---:|---|---:|"]
+        text += [f"| {r['step_ps']:g} | {_num(r['slowest_timescale_ps'])} | {r['timescale_resolved']} | "
+                 f"{_num(r['mfpt_beta_to_alphaL_ps'])} | {r['mfpt_resolved']} | {r['transitions']} |"
+                 for r in results["judgeable_steps"]]
     text += [""] + [f"![{p}]({p})" for p in plots]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return out / "results.json"

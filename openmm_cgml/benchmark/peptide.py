@@ -104,6 +104,21 @@ def figures(cg: list[Replica], molecule: Molecule, step_ps: float, n_boot: int =
     return out
 
 
+def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[dict]:
+    """Which CG steps the classical data can judge: at each step, the slowest implied timescale at a
+    lag of one step (resolved when its eigenvalue exceeds 0.1, i.e. the timescale exceeds
+    step / ln 10) and the beta -> alphaL mean first-passage time (resolved when it spans at least three
+    steps), from all classical replicas read every step."""
+    rows = []
+    for step in steps_ps:
+        values = kinetic_statistics(angles(_at_step(molecule.replicas, step), molecule), step)
+        its, mfpt = values["slowest_timescale_lag1_ns"] * 1e3, values["mfpt_beta_to_alphaL_ns"] * 1e3
+        rows.append({"step_ps": step, "slowest_timescale_ps": its, "mfpt_beta_to_alphaL_ps": mfpt,
+                     "timescale_resolved": bool(its > step / np.log(10.0)), "mfpt_resolved": bool(mfpt >= 3 * step),
+                     "transitions": values["transitions"]})
+    return rows
+
+
 def run(model, data, split: str = "validation", platform: str = "CPU", seed: int = 1, discard_ps: float = 0.0,
         n_boot: int = 200, replay_step_ps: float | None = None) -> dict:
     """The kinetics benchmark of ``model`` (bundle, or 'replay' / 'replay:S' stand-ins) on one split."""
@@ -127,4 +142,4 @@ def run(model, data, split: str = "validation", platform: str = "CPU", seed: int
             "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot, "discard_ps": discard_ps,
                          "markov_lags_cg_steps": list(LAG_MULTIPLES), "grid": GRID,
                          "phi_cores_rad": [list(map(list, c)) for c in kinetics.PHI_CORES]},
-            "molecule": molecule.name, "summary": result}
+            "molecule": molecule.name, "judgeable_steps": judgeable_steps(molecule), "summary": result}

@@ -96,12 +96,12 @@ def split_sources(dataset_dir, split: str) -> list[str]:
     return list(dict.fromkeys(dataset["runs"][name]["source"] for name in dataset["splits"][split]))
 
 
-def choose_discard(dataset_dir, split: str, candidates_ps=(0.0, 500.0, 1000.0, 2000.0, 5000.0)) -> dict:
+def choose_discard(dataset_dir, split: str, candidates_ps=(0.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0)) -> dict:
     """The equilibration to leave out, justified from the data: chains start extended, so the mean
     Rg of the first half of a run differs from the second half until the start is forgotten.  For
     each candidate, the halves' difference of every run in units of its block standard error (z);
-    the smallest candidate whose mean z over runs is within 2 / sqrt(runs) of 0 and whose largest
-    |z| is below 4 is chosen."""
+    the smallest candidate whose mean z over runs is within 2 / sqrt(runs) of 0 is chosen (single
+    runs of slow, sticky chains drift on their own, so the largest |z| is reported, not used)."""
     dataset = read_dataset(dataset_dir)
     series = []
     for name in dataset["splits"][split]:
@@ -114,7 +114,7 @@ def choose_discard(dataset_dir, split: str, candidates_ps=(0.0, 500.0, 1000.0, 2
         z = [estimators.halves_drift(rg[int(round(discard / dt)):])["z"] for rg, dt in series]
         table.append({"discard_ps": discard, "mean_z": float(np.mean(z)), "max_abs_z": float(np.max(np.abs(z)))})
     bound = 2.0 / np.sqrt(len(series))
-    chosen = next((row for row in table if abs(row["mean_z"]) < bound and row["max_abs_z"] < 4.0), table[-1])
+    chosen = next((row for row in table if abs(row["mean_z"]) < bound), table[-1])
     return {"discard_ps": chosen["discard_ps"], "runs": len(series), "bound_mean_z": bound, "candidates": table}
 
 
