@@ -9,7 +9,7 @@ TORCH       := $(shell sed -n 's/^torch==\([^ ]*\).*/\1/p' requirements.txt)
 # torch version, so a wheel built against another torch is never reused.
 WHEEL_CACHE ?= $(HOME)/.cache/openmm-cgml/wheels/torch-$(TORCH)
 
-.PHONY: setup plugin test demo bench wheel wheel-check clean
+.PHONY: setup plugin test demo bench fidelity wheel wheel-check clean
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -40,6 +40,18 @@ bench: plugin
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/integrator_overhead.py
 	$(PY) -m pytest -q -m slow
+
+# The fidelity benchmark's final runs on the test split (docs/benchmark.md): the shipped polymer model
+# and the stand-ins with known answers, then the README's tables from their results JSON.  Needs the
+# reference data: cgml reference polymers --benchmark, cgml reference pdb ... (README, Results).
+RESULTS := benchmarks/results
+fidelity: plugin
+	$(PY) -m openmm_cgml.cli benchmark polymer --model openmm_cgml/models/polymer.pt --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test
+	$(PY) -m openmm_cgml.cli benchmark polymer --model replay --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay
+	$(PY) -m openmm_cgml.cli benchmark polymer --model replay:2.5 --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay-slow
+	$(PY) -m openmm_cgml.cli benchmark peptide --model replay --replay-step-ps 100 --data data/alanine-vacuum --split test --platform Reference --out $(RESULTS)/peptide-test-replay-100ps
+	$(PY) -m openmm_cgml.cli benchmark peptide --model replay:2 --replay-step-ps 100 --data data/alanine-vacuum --split test --platform Reference --out $(RESULTS)/peptide-test-replay-100ps-slow
+	$(PY) scripts/results_tables.py README.md
 
 # The package as a wheel (plugin libraries, SWIG module, shipped models) in dist/, and the check that
 # it works where nothing else is: a fresh venv with the pinned requirements, the wheel, an example

@@ -19,6 +19,7 @@ from .sources import Molecule, Replica, bundle_settings, dataset_molecules, repl
 LAG_MULTIPLES = (1, 2, 4)        # Markov-model lags, in CG steps
 GRID = 6                         # phi/psi grid of the Markov model (GRID x GRID cells)
 REPLAY_STEP_PS = 1000.0          # the CG step of the stand-ins
+MIN_TRANSITIONS = 20             # transitions a kinetic figure needs to be judged at all
 
 
 def backbone_quadruples(molecule: Molecule) -> tuple[list[tuple], list[tuple]]:
@@ -85,11 +86,12 @@ def _ratios(side, truth, side_interval_ps, truth_interval_ps, n_boot, seed) -> d
 
 def figures(cg: list[Replica], molecule: Molecule, step_ps: float, n_boot: int = 200, seed: int = 0) -> dict:
     a_reps, b_reps = estimators.split_halves(molecule.replicas)
-    full = {"cg": angles(cg, molecule), "a": angles(a_reps, molecule), "b": angles(b_reps, molecule)}
+    # Half A is read every CG step, so that it has as many frames as the CG side (JS divergences grow
+    # as samples shrink); half B, the reference, keeps every frame.
+    full = {"cg": angles(cg, molecule), "a": angles(_at_step(a_reps, step_ps), molecule), "b": angles(b_reps, molecule)}
     # Kinetics at the CG step: classical frames every step; CG frames as they come (a stand-in
     # played S times too slowly labels its frames S steps apart).
-    stepped = {"cg": full["cg"], "a": angles(_at_step(a_reps, step_ps), molecule),
-               "b": angles(_at_step(b_reps, step_ps), molecule)}
+    stepped = {"cg": full["cg"], "a": full["a"], "b": angles(_at_step(b_reps, step_ps), molecule)}
     interval = {"cg": cg[0].interval_ps, "a": step_ps, "b": step_ps}
 
     def pooled(side):
@@ -108,13 +110,16 @@ def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[
     """Which CG steps the classical data can judge: at each step, the slowest implied timescale at a
     lag of one step (resolved when its eigenvalue exceeds 0.1, i.e. the timescale exceeds
     step / ln 10) and the beta -> alphaL mean first-passage time (resolved when it spans at least three
-    steps), from all classical replicas read every step."""
+    steps), from all classical replicas read every step; neither is resolved with fewer than
+    ``MIN_TRANSITIONS`` transitions seen at that step."""
     rows = []
     for step in steps_ps:
         values = kinetic_statistics(angles(_at_step(molecule.replicas, step), molecule), step)
         its, mfpt = values["slowest_timescale_lag1_ns"] * 1e3, values["mfpt_beta_to_alphaL_ns"] * 1e3
+        enough = values["transitions"] >= MIN_TRANSITIONS
         rows.append({"step_ps": step, "slowest_timescale_ps": its, "mfpt_beta_to_alphaL_ps": mfpt,
-                     "timescale_resolved": bool(its > step / np.log(10.0)), "mfpt_resolved": bool(mfpt >= 3 * step),
+                     "timescale_resolved": bool(enough and its > step / np.log(10.0)),
+                     "mfpt_resolved": bool(enough and mfpt >= 3 * step),
                      "transitions": values["transitions"]})
     return rows
 
