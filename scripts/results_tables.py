@@ -31,7 +31,10 @@ def table(path: Path) -> str:
     head = [f"`{results['command']}` ({results['split']} split; model {name}"
             + (f", weights {model['weights_sha256'][:12]}" if model.get("weights_sha256") else "") + ")", "",
             "| figure | CG | MD ceiling |", "|---|---|---|"]
-    return "\n".join(head + [f"| {figure} | {cg} | {ceiling} |" for figure, cg, ceiling in lines]) + "\n"
+    body = [f"| {figure} | {cg} | {ceiling} |" for figure, cg, ceiling in lines]
+    if "judgeable_steps" in results:
+        body += [""] + output.judgeable_table(results["judgeable_steps"])
+    return "\n".join(head + body) + "\n"
 
 
 def _lines(results: dict):
@@ -48,8 +51,8 @@ def _label(results: dict) -> str:
 
 def comparison(paths: list[Path]) -> str:
     runs = [json.loads(path.read_text()) for path in paths]
-    rows = [dict((name, (cg, ceiling)) for name, cg, ceiling in _lines(r)) for r in runs]
-    names = [name for name in rows[0] if any(key in name for key in KEY_FIGURES)]
+    rows = [dict((name.split(" / MD's")[0], (cg, ceiling)) for name, cg, ceiling in _lines(r)) for r in runs]
+    names = [name for name in rows[0] if runs[0]["benchmark"] != "polymer" or any(key in name for key in KEY_FIGURES)]
     head = [f"{runs[0]['split']} split; " + "; ".join(f"`{r['command']}`" for r in runs), "",
             "| figure | " + " | ".join(_label(r) for r in runs) + " | MD ceiling |",
             "|---|" + "---|" * (len(runs) + 1)]

@@ -180,6 +180,8 @@ def test_msd_at_lags_of_ballistic_beads():
     out = estimators.msd_at_lags(x, 0.2, [0.0, 1.0, 1.05, 5.0, 5.2])  # trusted: 25 frames = 5 ps
     assert out[:4] == pytest.approx([0.0, speed2, speed2, 25 * speed2])
     assert np.isnan(out[4])
+    # A lag shorter than half a frame has no estimate (it is not the zero lag).
+    assert np.isnan(estimators.msd_at_lags(x, 0.2, [0.09])[0])
 
 
 def test_split_halves():

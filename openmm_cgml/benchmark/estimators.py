@@ -237,7 +237,8 @@ def close_contact_fractions(cg_distances, md_distances, quantiles: Sequence[floa
 
 def msd_at_lags(x, interval_ps: float, lags_ps) -> np.ndarray:
     """Bead MSD (nm², ``analysis.msd``, centre of mass not removed) of ``x`` (n_frames, n, 3) in nm at
-    the given lags (ps), each read at the nearest frame lag; NaN beyond the trusted N // 4 frames."""
+    the given lags (ps), each read at the nearest frame lag; NaN beyond the trusted N // 4 frames and
+    for lags shorter than half a frame."""
     x = np.asarray(x, dtype=np.float64)
     interval_ps = _frame_interval(interval_ps, "msd_at_lags")
     if x.ndim != 3 or x.shape[-1] != 3:
@@ -247,7 +248,8 @@ def msd_at_lags(x, interval_ps: float, lags_ps) -> np.ndarray:
         raise ValueError("msd_at_lags: lags must be finite and >= 0 ps")
     frames, trusted = np.rint(lags / interval_ps), analysis.trusted_lags(x.shape[0])
     _, values = analysis.msd(x, interval_ps, max_lag=trusted)
-    out, ok = np.full(lags.shape, np.nan), frames <= trusted
+    # A lag that rounds to no frame at all (shorter than half the frame interval) has no estimate.
+    out, ok = np.full(lags.shape, np.nan), (frames <= trusted) & ((frames >= 1) | (lags == 0))
     out[ok] = values[frames[ok].astype(np.int64)]
     return out
 

@@ -66,6 +66,15 @@ def peptide_lines(summary: dict) -> list[tuple[str, str, str]]:
     return lines
 
 
+def judgeable_table(rows) -> list[str]:
+    """Markdown lines: which CG steps the classical data can judge (``peptide.judgeable_steps``)."""
+    text = ["Which CG steps these classical data can judge (all replicas, read every step):", "",
+            "| step (ps) | slowest timescale (ps) | resolved | MFPT beta→alphaL (ps) | resolved | transitions |",
+            "|---:|---:|---|---:|---|---:|"]
+    return text + [f"| {r['step_ps']:g} | {_num(r['slowest_timescale_ps'])} | {r['timescale_resolved']} | "
+                   f"{_num(r['mfpt_beta_to_alphaL_ps'])} | {r['mfpt_resolved']} | {r['transitions']} |" for r in rows]
+
+
 def print_lines(lines) -> None:
     for name, cg, ceiling in lines:
         print(f"{name}: CG {cg} vs MD ceiling {ceiling}")
@@ -91,12 +100,7 @@ def write(results: dict, lines, out_dir, command: str) -> Path:
             "", "| figure | CG | MD ceiling |", "|---|---|---|"]
     text += [f"| {name} | {cg} | {ceiling} |" for name, cg, ceiling in lines]
     if "judgeable_steps" in results:
-        text += ["", "Which CG steps these classical data can judge (all replicas, read every step):", "",
-                 "| step (ps) | slowest timescale (ps) | resolved | MFPT beta→alphaL (ps) | resolved | transitions |",
-                 "|---:|---:|---|---:|---|---:|"]
-        text += [f"| {r['step_ps']:g} | {_num(r['slowest_timescale_ps'])} | {r['timescale_resolved']} | "
-                 f"{_num(r['mfpt_beta_to_alphaL_ps'])} | {r['mfpt_resolved']} | {r['transitions']} |"
-                 for r in results["judgeable_steps"]]
+        text += [""] + judgeable_table(results["judgeable_steps"])
     text += [""] + [f"![{p}]({p})" for p in plots]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return out / "results.json"
