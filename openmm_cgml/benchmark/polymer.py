@@ -38,8 +38,17 @@ def _observables(replicas: list[Replica], masses, bonds) -> dict:
                     "bond_angles": np.concatenate([analysis.bond_angles(r.beads, triples).ravel() for r in replicas]),
                     "pair_distances": np.concatenate([analysis.pair_distances(r.beads).ravel() for r in replicas])},
         "nonbonded": np.concatenate([analysis.pair_distances(r.beads, nonbonded).ravel() for r in replicas]),
-        "msd": np.nanmean([estimators.msd_at_lags(r.beads, r.interval_ps, MSD_LAGS_PS) for r in replicas], axis=0),
+        "msd": _mean_over_replicas([estimators.msd_at_lags(r.beads, r.interval_ps, MSD_LAGS_PS) for r in replicas]),
     }
+
+
+def _mean_over_replicas(rows) -> np.ndarray:
+    """Column means of the finite values; NaN (without a warning) where a lag has none."""
+    rows = np.asarray(rows, dtype=np.float64)
+    finite = np.isfinite(rows)
+    total = np.where(finite, rows, 0.0).sum(0)
+    count = finite.sum(0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _taus(side: dict) -> dict:
