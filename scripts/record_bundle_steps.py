@@ -40,7 +40,7 @@ def bundle_steps(path: Path) -> dict:
     context = openmm.Context(molecule.system, integrator, openmm.Platform.getPlatformByName("Reference"))
     context.setPositions(molecule.positions)
     metadata = json.loads(integrator.getMetadata())
-    mapping = openmm_cgml.BeadMapping.create(metadata.get("mapping") or "residue", molecule.topology, molecule.system)
+    mapping = openmm_cgml.BeadMapping.of_integrator(integrator, molecule.system)
     frames = []
     for _ in range(STEPS):
         integrator.step(1)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bundle import load_bundle
 from . import estimators, kinetics
-from .sources import Molecule, Replica, bundle_settings, dataset_molecules, replay, rollout
+from .sources import Molecule, Replica, cg_side, dataset_molecules, model_settings, replay
 
 LAG_MULTIPLES = (1, 2, 4)        # Markov-model lags, in CG steps
 GRID = 6                         # phi/psi grid of the Markov model (GRID x GRID cells)
@@ -45,21 +44,18 @@ def angles(replicas: list[Replica], molecule: Molecule) -> list[tuple[np.ndarray
     return [(kinetics.dihedrals(r.beads, phi_q[:1])[:, 0], kinetics.dihedrals(r.beads, psi_q[:1])[:, 0]) for r in replicas]
 
 
-def _at_step(replicas: list[Replica], step_ps: float) -> list[Replica]:
-    """Classical replicas read every CG step."""
-    return replay(replicas, step_ps)
-
-
 def kinetic_statistics(dihedral_list, interval_ps: float) -> dict:
     """Per side: populations, rates, MFPTs and Markov-model timescales, pooled over replicas."""
     states = [kinetics.core_states(phi) for phi, _ in dihedral_list]
     grid = [kinetics.grid_states(phi, psi, GRID) for phi, psi in dihedral_list]
     its = [kinetics.implied_timescales_ps(grid, lag, interval_ps, 1)[0] for lag in LAG_MULTIPLES]
+    rates = kinetics.rates_per_ps(states, interval_ps)
+    mfpt = kinetics.mean_first_passage_ps(states, interval_ps)
     return {"population_alphaL": float(kinetics.populations(states)[1]),
-            "rate_beta_to_alphaL_per_ns": 1e3 * float(kinetics.rates_per_ps(states, interval_ps)[0, 1]),
-            "rate_alphaL_to_beta_per_ns": 1e3 * float(kinetics.rates_per_ps(states, interval_ps)[1, 0]),
-            "mfpt_beta_to_alphaL_ns": 1e-3 * float(kinetics.mean_first_passage_ps(states, interval_ps)[0, 1]),
-            "mfpt_alphaL_to_beta_ns": 1e-3 * float(kinetics.mean_first_passage_ps(states, interval_ps)[1, 0]),
+            "rate_beta_to_alphaL_per_ns": 1e3 * float(rates[0, 1]),
+            "rate_alphaL_to_beta_per_ns": 1e3 * float(rates[1, 0]),
+            "mfpt_beta_to_alphaL_ns": 1e-3 * float(mfpt[0, 1]),
+            "mfpt_alphaL_to_beta_ns": 1e-3 * float(mfpt[1, 0]),
             **{f"slowest_timescale_lag{m}_ns": 1e-3 * float(t) for m, t in zip(LAG_MULTIPLES, its)},
             "transitions": int(kinetics.transition_counts(states).sum())}
 
@@ -88,10 +84,10 @@ def figures(cg: list[Replica], molecule: Molecule, step_ps: float, n_boot: int =
     a_reps, b_reps = estimators.split_halves(molecule.replicas)
     # Half A is read every CG step, so that it has as many frames as the CG side (JS divergences grow
     # as samples shrink); half B, the reference, keeps every frame.
-    full = {"cg": angles(cg, molecule), "a": angles(_at_step(a_reps, step_ps), molecule), "b": angles(b_reps, molecule)}
+    full = {"cg": angles(cg, molecule), "a": angles(replay(a_reps, step_ps), molecule), "b": angles(b_reps, molecule)}
     # Kinetics at the CG step: classical frames every step; CG frames as they come (a stand-in
     # played S times too slowly labels its frames S steps apart).
-    stepped = {"cg": full["cg"], "a": full["a"], "b": angles(_at_step(b_reps, step_ps), molecule)}
+    stepped = {"cg": full["cg"], "a": full["a"], "b": angles(replay(b_reps, step_ps), molecule)}
     interval = {"cg": cg[0].interval_ps, "a": step_ps, "b": step_ps}
 
     def pooled(side):
@@ -114,7 +110,7 @@ def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[
     ``MIN_TRANSITIONS`` transitions seen at that step."""
     rows = []
     for step in steps_ps:
-        values = kinetic_statistics(angles(_at_step(molecule.replicas, step), molecule), step)
+        values = kinetic_statistics(angles(replay(molecule.replicas, step), molecule), step)
         its, mfpt = values["slowest_timescale_lag1_ns"] * 1e3, values["mfpt_beta_to_alphaL_ns"] * 1e3
         enough = values["transitions"] >= MIN_TRANSITIONS
         rows.append({"step_ps": step, "slowest_timescale_ps": its, "mfpt_beta_to_alphaL_ps": mfpt,
@@ -127,23 +123,13 @@ def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[
 def run(model, data, split: str = "validation", platform: str = "CPU", seed: int = 1, discard_ps: float = 0.0,
         n_boot: int = 200, replay_step_ps: float | None = None) -> dict:
     """The kinetics benchmark of ``model`` (bundle, or 'replay' / 'replay:S' stand-ins) on one split."""
-    stand_in = str(model).startswith("replay")
     molecule = dataset_molecules(data, split, "united-atom", discard_ps)[0]
-    a_reps, _ = estimators.split_halves(molecule.replicas)
-    a_starts, _ = estimators.split_halves(molecule.starts)
-    if stand_in:
-        slowdown = float(str(model).split(":", 1)[1]) if ":" in str(model) else 1.0
-        step = replay_step_ps or REPLAY_STEP_PS
-        cg = replay(a_reps, step, slowdown)
-    else:
-        step = load_bundle(model)[0].timestep_ps
-        cg = [rollout(model, molecule, start, int(round(r.length_ps / step)), seed + i, platform, f"CG from {r.name}")
-              for i, (r, start) in enumerate(zip(a_reps, a_starts))]
+    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS)
     result = figures(cg, molecule, step, n_boot, seed)
     wall = sum(r.wall_s for r in cg)
     result["cg_ns_per_wall_s"] = float(sum(r.length_ps for r in cg) / 1e3 / wall) if np.isfinite(wall) else None
     return {"benchmark": "peptide", "split": split, "data": str(data), "mapping": "united-atom",
-            "model": {"stand_in": str(model)} if stand_in else bundle_settings(model),
+            "model": model_settings(model),
             "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot, "discard_ps": discard_ps,
                          "markov_lags_cg_steps": list(LAG_MULTIPLES), "grid": GRID,
                          "phi_cores_rad": [list(map(list, c)) for c in kinetics.PHI_CORES]},

@@ -15,8 +15,8 @@ import numpy as np
 from .. import analysis
 from ..bundle import load_bundle
 from . import estimators
-from .sources import (Molecule, Replica, bundle_settings, choose_discard, dataset_molecules, replay, rollout,
-                      split_sources)
+from .sources import (Replica, cg_side, choose_discard, dataset_molecules, model_settings, replay, split_sources,
+                      stand_in_slowdown)
 
 MSD_LAGS_PS = (20.0, 100.0, 500.0, 1000.0)
 TAU_METHODS = ("efold", "integral", "fit")
@@ -91,26 +91,6 @@ def sequence_figures(cg: list[Replica], md: list[Replica], masses, bonds, seed: 
     return out
 
 
-def cg_replicas(model, molecule: Molecule, seed: int, platform: str = "CPU",
-                replay_step_ps: float | None = None) -> list[Replica]:
-    """The CG side of one sequence: for every replica of half A, a CG run as long from where it starts.
-
-    ``model`` is a bundle path, or a stand-in: 'replay' (half A's own frames read every 20 ps: a
-    perfect model) or 'replay:S' (the same frames played S times too slowly), read every
-    ``replay_step_ps`` (default ``REPLAY_STEP_PS``)."""
-    a_reps, _ = estimators.split_halves(molecule.replicas)
-    a_starts, _ = estimators.split_halves(molecule.starts)
-    model = str(model)
-    if model == "replay" or model.startswith("replay:"):
-        slowdown = float(model.split(":", 1)[1]) if ":" in model else 1.0
-        return replay(a_reps, replay_step_ps or REPLAY_STEP_PS, slowdown)
-    runs, step = [], load_bundle(model)[0].timestep_ps
-    for i, (replica, start) in enumerate(zip(a_reps, a_starts)):
-        n_frames = int(round(replica.length_ps / step))
-        runs.append(rollout(model, molecule, start, n_frames, seed + i, platform, f"CG from {replica.name}"))
-    return runs
-
-
 def _median(values) -> float:
     """Median of the finite values; NaN (without a warning) when there are none (lags beyond every run)."""
     finite = values[np.isfinite(values)]
@@ -166,12 +146,8 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
 
 def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, platform, replay_step_ps):
     """Worker: one sequence's classical replicas, its CG replicas and its figures (runs in a process)."""
-    import torch
-
-    torch.set_num_threads(1)
     molecule = dataset_molecules(data, split, mapping_method, discard_ps, only={source})[0]
-    cg = cg_replicas(model, molecule, seed, platform, replay_step_ps)
-    step = (replay_step_ps or REPLAY_STEP_PS) if str(model).startswith("replay") else cg[0].interval_ps
+    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS)
     figures = sequence_figures(cg, molecule.replicas, molecule.masses, molecule.bonds, seed, step)
     figures["cg_ps_per_wall_s"] = float(sum(r.length_ps for r in cg) / sum(r.wall_s for r in cg)) if np.isfinite(cg[0].wall_s) else None
     return molecule.name, figures
@@ -186,7 +162,7 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
 
     from tqdm import tqdm
 
-    stand_in = str(model).startswith("replay")
+    stand_in = stand_in_slowdown(model) is not None
     mapping_method = "residue" if stand_in else (load_bundle(model)[1].get("mapping") or "residue")
     discard = choose_discard(data, split) if discard_ps is None else {"discard_ps": float(discard_ps), "chosen": "given"}
     sources = split_sources(data, split)
@@ -199,7 +175,7 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
             figures[name] = values
     ordered = [figures[name] for name in sorted(figures)]
     return {"benchmark": "polymer", "split": split, "data": str(data), "mapping": mapping_method,
-            "model": {"stand_in": str(model)} if stand_in else bundle_settings(model),
+            "model": model_settings(model),
             "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot,
                          "msd_lags_ps": list(MSD_LAGS_PS), "close_contact_quantiles": list(CONTACT_QUANTILES)},
             "equilibration": discard, "per_sequence": dict(sorted(figures.items())),

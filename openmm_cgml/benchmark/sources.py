@@ -19,7 +19,8 @@ from .. import analysis
 from ..data import read_dataset, read_run
 from ..features import atom_bonds
 from ..integrator import create_integrator
-from ..mapping import BeadMapping
+from ..bundle import load_bundle
+from ..mapping import BeadMapping, particle_masses
 from . import estimators
 
 
@@ -48,7 +49,6 @@ class Molecule:
     system: openmm.System
     topology: object
     starts: list[np.ndarray] = field(default_factory=list)  # atom positions (nm) where each kept replica begins
-    runs: list[str] = field(default_factory=list)
 
     @property
     def masses(self) -> np.ndarray:
@@ -85,7 +85,6 @@ def dataset_molecules(dataset_dir, split: str, mapping_method: str, discard_ps: 
                                     mapping.bead_bonds(atom_bonds(topology)), [], system, topology)
             molecule.replicas.append(Replica(molecule.mapping.centres(xyz), interval, name))
             molecule.starts.append(xyz[0])
-            molecule.runs.append(name)
         molecules.append(molecule)
     return molecules
 
@@ -106,8 +105,7 @@ def choose_discard(dataset_dir, split: str, candidates_ps=(0.0, 1000.0, 2000.0, 
     series = []
     for name in dataset["splits"][split]:
         metadata, system, trajectory = read_run(Path(dataset_dir) / "trajectories" / f"{name}.h5")
-        masses = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
-        series.append((analysis.radius_of_gyration(trajectory.xyz.astype(np.float64), masses),
+        series.append((analysis.radius_of_gyration(trajectory.xyz.astype(np.float64), np.array(particle_masses(system))),
                        float(metadata["frame_interval_ps"])))
     table = []
     for discard in candidates_ps:
@@ -152,11 +150,37 @@ def replay(replicas: list[Replica], step_ps: float, slowdown: float = 1.0) -> li
     return out
 
 
+def stand_in_slowdown(model) -> float | None:
+    """The slowdown of a stand-in model name ('replay': 1, 'replay:S': S), None for a bundle path."""
+    model = str(model)
+    if model == "replay":
+        return 1.0
+    return float(model.split(":", 1)[1]) if model.startswith("replay:") else None
+
+
+def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps: float) -> tuple[list[Replica], float]:
+    """The CG replicas of one molecule and the CG step they were taken with: for every replica of
+    half A, a CG run as long, from where it starts.  ``model`` is a bundle path or a stand-in
+    ('replay', 'replay:S': half A's own frames read every ``replay_step_ps``, see ``replay``)."""
+    a_reps, _ = estimators.split_halves(molecule.replicas)
+    slowdown = stand_in_slowdown(model)
+    if slowdown is not None:
+        return replay(a_reps, replay_step_ps, slowdown), replay_step_ps
+    a_starts, _ = estimators.split_halves(molecule.starts)
+    step = load_bundle(model)[0].timestep_ps
+    runs = [rollout(model, molecule, start, int(round(r.length_ps / step)), seed + i, platform, f"CG from {r.name}")
+            for i, (r, start) in enumerate(zip(a_reps, a_starts))]
+    return runs, step
+
+
+def model_settings(model) -> dict:
+    """What the results JSON records about the model: ``bundle_settings``, or the stand-in's name."""
+    return {"stand_in": str(model)} if stand_in_slowdown(model) is not None else bundle_settings(model)
+
+
 def bundle_settings(bundle) -> dict:
     """What the results JSON records about the model: the bundle's path and file SHA-256, its weights'
     hash and its sampler settings."""
-    from ..bundle import load_bundle
-
     _, metadata = load_bundle(bundle)
     keys = ("weights_sha256", "timestep_ps", "history_length", "score_calls", "score_sigmas_nm", "score_step", "mapping")
     settings = {"path": str(bundle), "file_sha256": hashlib.sha256(Path(bundle).read_bytes()).hexdigest()}

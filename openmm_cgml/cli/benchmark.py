@@ -11,34 +11,31 @@ def add_parser(commands):
     parser = commands.add_parser("benchmark", help="fidelity benchmark: CG against classical replicas, with MD-vs-MD ceilings")
     kinds = parser.add_subparsers(dest="kind", required=True)
     chains = kinds.add_parser("polymer", help="held-out polymer chains with classical replicas (cgml reference polymers --benchmark)")
-    chains.add_argument("--model", required=True,
-                        help="bundle, or a stand-in: 'replay' (the classical frames: a perfect model) or "
-                             "'replay:S' (the same frames S times too slowly)")
-    chains.add_argument("--data", required=True, help="dataset folder written by cgml reference polymers --benchmark")
-    chains.add_argument("--split", default="validation", choices=["validation", "test"],
-                        help="validation for every choice; test only for the final figures")
+    _add_common(chains, "bundle", "cgml reference polymers --benchmark", replay_step="20 ps, the polymer models'")
     chains.add_argument("--discard-ps", type=float, default=None,
                         help="equilibration left out of every run (default: chosen from the data, first against second half)")
-    chains.add_argument("--out", required=True, help="folder for results.json, report.md and plots")
     chains.add_argument("--processes", type=int, default=2)
-    chains.add_argument("--seed", type=int, default=1)
     chains.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over sequences")
-    chains.add_argument("--replay-step-ps", type=float, default=None,
-                        help="CG step of the stand-ins (default 20 ps, the polymer models')")
-    add_platform(chains)
     pep = kinds.add_parser("peptide", help="alanine-dipeptide kinetics (cgml reference pdb ... --environment vacuum)")
-    pep.add_argument("--model", required=True, help="bundle (united-atom beads), or a stand-in: 'replay' or 'replay:S'")
-    pep.add_argument("--data", required=True, help="dataset folder written by cgml reference pdb")
-    pep.add_argument("--split", default="validation", choices=["validation", "test"],
-                     help="validation for every choice; test only for the final figures")
+    _add_common(pep, "bundle (united-atom beads)", "cgml reference pdb", replay_step="1000 ps")
     pep.add_argument("--discard-ps", type=float, default=0.0, help="equilibration left out of every run")
-    pep.add_argument("--out", required=True, help="folder for results.json, report.md and plots")
-    pep.add_argument("--seed", type=int, default=1)
     pep.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of replicas")
-    pep.add_argument("--replay-step-ps", type=float, default=None,
-                     help="CG step of the stand-ins (default 1000 ps)")
-    add_platform(pep)
     return parser
+
+
+def _add_common(parser, bundle: str, written_by: str, replay_step: str) -> None:
+    """The options both benchmarks take."""
+    parser.add_argument("--model", required=True,
+                        help=f"{bundle}, or a stand-in: 'replay' (the classical frames: a perfect model) or "
+                             "'replay:S' (the same frames S times too slowly)")
+    parser.add_argument("--data", required=True, help=f"dataset folder written by {written_by}")
+    parser.add_argument("--split", default="validation", choices=["validation", "test"],
+                        help="validation for every choice; test only for the final figures")
+    parser.add_argument("--out", required=True, help="folder for results.json, report.md and plots")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replay-step-ps", type=float, default=None,
+                        help=f"CG step of the stand-ins (default {replay_step})")
+    add_platform(parser)
 
 
 def run(args) -> int:
