@@ -27,8 +27,9 @@ class Contraction(torch.nn.Module):
         return torch.zeros(int(bead_of_atom.max()) + 1, 1, dtype=torch.float64)
 
     @torch.jit.export
-    def step(self, bead_embedding: torch.Tensor, history: torch.Tensor, bead_bonds: torch.Tensor) -> torch.Tensor:
-        x = history[-1]
+    def step(self, bead_embedding: torch.Tensor, history: torch.Tensor, bead_bonds: torch.Tensor,
+             generator: torch.Generator) -> torch.Tensor:
+        x = history[-1]  # deterministic: draws nothing from the integrator's generator
         centroid = x.mean(0, keepdim=True)
         return centroid + 0.5 * (x - centroid)
 

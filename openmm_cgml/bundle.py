@@ -21,11 +21,20 @@ from .files import write_atomically
 MODELS = Path(str(resources.files("openmm_cgml") / "models"))  # trained bundles shipped as package data
 
 
-def check_contract(module: torch.jit.ScriptModule, where: str = "bundle") -> None:
-    """Raise ValueError naming what ``module`` lacks of the propagator contract."""
+def check_contract(module: torch.jit.ScriptModule, where: str = "bundle", arguments: bool = True) -> None:
+    """Raise ValueError naming what ``module`` lacks of the propagator contract (with ``arguments``,
+    also methods that take another number of arguments, as bundles of an older format do)."""
     for method in contract.METHODS:
         if not hasattr(module, method.name):
             raise ValueError(f"{where}: no method '{method.name}' (mark it with @torch.jit.export)")
+        if not arguments:
+            continue
+        taken = len(getattr(module, method.name).schema.arguments) - 1
+        if taken != len(method.inputs):
+            names = ", ".join(argument.name for argument in method.inputs)
+            raise ValueError(f"{where}: '{method.name}' takes {taken} arguments, the propagator contract needs "
+                             f"{len(method.inputs)} ({names}); bundles of an older format are re-exported with "
+                             f"cgml export OLD.pt --out NEW.pt")
     k = getattr(module, contract.HISTORY_LENGTH, None)
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"{where}: '{contract.HISTORY_LENGTH}' must be an int >= 1, got {k!r}")
@@ -53,15 +62,20 @@ def is_bundle(path) -> bool:
 
 
 def save_bundle(module: torch.nn.Module, path, metadata: dict | None = None) -> Path:
-    """Script ``module`` if needed, check it, and write it atomically to ``path``."""
+    """Script ``module`` if needed, check it, and write it atomically to ``path``.  The metadata gets
+    the SHA-256 of the weights (``weights_sha256``), which the plugin checks when it loads the
+    bundle, unless it records one already."""
     scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module)
     check_contract(scripted, f"{type(module).__name__}")
-    extra = {contract.METADATA_FILE: json.dumps(metadata or {}, indent=1, sort_keys=True)}
+    metadata = dict(metadata or {})
+    metadata.setdefault(contract.WEIGHTS_KEY, weights_sha256(scripted))
+    extra = {contract.METADATA_FILE: json.dumps(metadata, indent=1, sort_keys=True)}
     return write_atomically(path, lambda temporary: torch.jit.save(scripted, temporary, _extra_files=extra))
 
 
-def load_bundle(path) -> tuple[torch.jit.ScriptModule, dict]:
-    """Load and check a bundle; returns the module and its metadata."""
+def load_bundle(path, current: bool = True) -> tuple[torch.jit.ScriptModule, dict]:
+    """Load and check a bundle; returns the module and its metadata.  ``current=False`` also accepts
+    bundles of an older contract (to re-export them)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"bundle file '{path}' does not exist")
@@ -70,7 +84,7 @@ def load_bundle(path) -> tuple[torch.jit.ScriptModule, dict]:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except RuntimeError as error:
         raise ValueError(f"'{path}' is not a TorchScript bundle: {error}") from None
-    check_contract(module, str(path))
+    check_contract(module, str(path), arguments=current)
     return module, json.loads(extra[contract.METADATA_FILE] or "{}")
 
 
@@ -103,8 +117,8 @@ def check_bundle(path, n_beads: int = 5) -> tuple[torch.jit.ScriptModule, dict]:
     and check shapes, dtypes, finiteness and (when recorded) the weights' SHA-256.  Returns what
     load_bundle returns; raises ValueError naming the first problem."""
     module, metadata = load_bundle(path)
-    recorded = metadata.get("weights_sha256")
-    if recorded is not None and weights_sha256(module) != recorded:
+    recorded = metadata.get(contract.WEIGHTS_KEY)
+    if recorded not in (None, contract.UNVERIFIED) and weights_sha256(module) != recorded:
         raise ValueError(f"{path}: weights do not match the recorded SHA-256 {recorded}")
     try:
         with warnings.catch_warnings():  # TorchScript freezing is what the C++ side does, deprecated or not
@@ -119,7 +133,7 @@ def check_bundle(path, n_beads: int = 5) -> tuple[torch.jit.ScriptModule, dict]:
         if embedding.dim() != 2 or embedding.shape[0] != n_beads or not embedding.is_floating_point():
             raise ValueError(f"{path}: embed() returned {embedding.dtype} {tuple(embedding.shape)}, "
                              f"expected floating point ({n_beads}, H)")
-        out = frozen.step(embedding, history, bead_bonds)
+        out = frozen.step(embedding, history, bead_bonds, torch.Generator().manual_seed(0))
     if out.shape != (n_beads, 3) or out.dtype != torch.float64:
         raise ValueError(f"{path}: step() returned {out.dtype} {tuple(out.shape)}, expected float64 ({n_beads}, 3)")
     if not (bool(torch.isfinite(embedding).all()) and bool(torch.isfinite(out).all())):

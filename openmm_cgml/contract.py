@@ -44,6 +44,8 @@ STEP = Method("step", (
     Argument("bead_embedding", "float", ("n_beads", "H"), "what embed() returned"),
     Argument("history", "float64", ("k", "n_beads", "3"), "bead centres, nm, oldest frame first"),
     Argument("bead_bonds", "int64", ("2", "E_b"), "bead pairs joined by an atom bond, each once with i < j"),
+    Argument("generator", "Generator", (), "the integrator's own random stream, seeded from (seed, step count): "
+             "every random number of the step is drawn from it"),
 ), Argument("next_positions", "float64", ("n_beads", "3"), "bead centres one CG step later, nm"),
     "every CG step; sampling and collision refinement happen inside")
 
@@ -51,16 +53,24 @@ METHODS = (EMBED, STEP)
 
 # Attributes of the scripted module: name -> (Python type, meaning).
 HISTORY_LENGTH = "history_length"
+MAX_HISTORY_LENGTH = 4096
 TIMESTEP = "timestep_ps"
-ATTRIBUTES = {HISTORY_LENGTH: ("int", "k, the history frames step() takes, >= 1"),
-              TIMESTEP: ("float", "the CG step the bundle was trained for, ps, > 0")}
+ATTRIBUTES = {HISTORY_LENGTH: ("int", f"k, the history frames step() takes, 1..{MAX_HISTORY_LENGTH}"),
+              TIMESTEP: ("float", "the CG step the bundle was trained for, ps, finite and > 0")}
 
 # Kept when the module is frozen for inference (torch.jit.freeze / freeze_module).
 PRESERVED = tuple(m.name for m in METHODS) + tuple(ATTRIBUTES)
 
 # The JSON metadata stored in the TorchScript archive (torch.jit.save _extra_files).
 METADATA_FILE = "metadata.json"
-BUNDLE_FORMAT = "openmm-cgml-bundle-1"
+BUNDLE_FORMAT = "openmm-cgml-bundle-2"  # 2: step() takes the generator
+OLD_BUNDLE_FORMATS = ("openmm-cgml-bundle-1",)  # step() without a generator: re-export (cgml export OLD --out NEW)
+# Metadata the plugin reads and checks: the weights' digest (or UNVERIFIED, an explicit opt-out) and
+# the atom features the bundle was trained with.
+WEIGHTS_KEY = "weights_sha256"
+UNVERIFIED = "unverified"
+FEATURES_KEY = "atom_features"
+VOCABULARY_KEY = "vocabulary"
 # Keys that trained bundles carry (bundles written by hand may carry none); readers use these names.
 METADATA_KEYS = {
     "format": "BUNDLE_FORMAT",
@@ -78,7 +88,7 @@ METADATA_KEYS = {
     "validation": "validation losses of the exported weights",
     "training": "epochs and train settings",
     "model_config": "network settings",
-    "weights_sha256": "SHA-256 of the weights (bundle.weights_sha256)",
+    "weights_sha256": "SHA-256 of the weights (bundle.weights_sha256), checked when the bundle loads; 'unverified' opts out",
     "torch_version": "torch version that wrote the bundle",
 }
 
@@ -98,7 +108,12 @@ def cpp_header() -> str:
         lines.append(f'constexpr const char* {method.name}Method = "{method.name}";')
         lines.append(f"constexpr int {method.name}Arguments = {len(method.inputs)};")
     lines += [f'constexpr const char* historyLengthAttribute = "{HISTORY_LENGTH}";',
+              f"constexpr int maxHistoryLength = {MAX_HISTORY_LENGTH};",
               f'constexpr const char* timestepAttribute = "{TIMESTEP}";',
+              f'constexpr const char* weightsKey = "{WEIGHTS_KEY}";',
+              f'constexpr const char* unverified = "{UNVERIFIED}";',
+              f'constexpr const char* featuresKey = "{FEATURES_KEY}";',
+              f'constexpr const char* vocabularyKey = "{VOCABULARY_KEY}";',
               f"constexpr int numPreserved = {len(PRESERVED)};",
               f"constexpr const char* preserved[numPreserved] = {{{strings(PRESERVED)}}};",
               "", "} // namespace CGMLContract", "} // namespace CGMLPlugin", "", "#endif /*OPENMM_CGMLCONTRACT_H_*/", ""]

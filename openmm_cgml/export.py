@@ -62,9 +62,10 @@ def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check
 
 def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool | None = None) -> Path:
     """A trained bundle re-exported with other sampler settings and the same weights (their SHA-256
-    is unchanged): the way to compare samplers of a model whose checkpoint is not at hand."""
-    module, metadata = load_bundle(bundle)
-    if metadata.get("format") != contract.BUNDLE_FORMAT or "model_config" not in metadata:
+    is unchanged): the way to compare samplers of a model whose checkpoint is not at hand, and to
+    bring a bundle of an older format (``contract.OLD_BUNDLE_FORMATS``) to the current contract."""
+    module, metadata = load_bundle(bundle, current=False)
+    if metadata.get("format") not in (contract.BUNDLE_FORMAT, *contract.OLD_BUNDLE_FORMATS) or "model_config" not in metadata:
         raise ValueError(f"export_bundle: '{bundle}' is not a trained bundle written by cgml export")
     config = ModelConfig.from_dict(metadata["model_config"])
     model = Propagator(config)
@@ -76,7 +77,7 @@ def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool
     model, state = _with_sampler(model, state, score_calls, score_noise)
     updated = dict(metadata)
     updated.update({key: value for key, value in model_metadata(model, state).items()
-                    if key in ("score_calls", "score_sigmas_nm", "model_config", "weights_sha256", "torch_version")})
+                    if key in ("format", "score_calls", "score_sigmas_nm", "model_config", "weights_sha256", "torch_version")})
     path = save_bundle(torch.jit.script(model), out, updated)
     check_bundle(path)
     return path

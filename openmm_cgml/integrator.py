@@ -7,7 +7,8 @@ import openmm.app as app
 import openmm.unit as unit
 
 from .bundle import load_bundle
-from .features import atom_bonds, atom_features
+from .contract import FEATURES_KEY
+from .features import ATOM_FEATURES, atom_bonds, atom_features
 from .mapping import BeadMapping, check_sizes
 from .plugin import CGMLIntegrator
 from .units import plain
@@ -22,6 +23,10 @@ def create_integrator(bundle, topology: app.Topology, system, step_size_ps=None,
     """
     check_sizes(topology, system)
     module, metadata = load_bundle(bundle)
+    trained = metadata.get(FEATURES_KEY)
+    if trained is not None and list(trained) != list(ATOM_FEATURES):
+        raise ValueError(f"create_integrator: '{bundle}' was trained with atom features {list(trained)}, but this "
+                         f"openmm_cgml computes {list(ATOM_FEATURES)}; set them with CGMLIntegrator.setAtomFeatures")
     mapping = mapping or BeadMapping.from_metadata(metadata, topology, system)
     mapping.require_covers(system, "create_integrator")
     step = module.timestep_ps if step_size_ps is None else plain(step_size_ps, unit.picosecond, "step_size_ps")

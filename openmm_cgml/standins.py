@@ -6,6 +6,8 @@ form or by construction.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
@@ -32,7 +34,8 @@ class UniformDrift(_StandIn):
         self.register_buffer("velocity", torch.tensor(velocity, dtype=torch.float64))
 
     @torch.jit.export
-    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor,
+             generator: Optional[torch.Generator] = None) -> Tensor:
         return history[-1] + self.velocity * self.timestep_ps
 
 
@@ -52,7 +55,8 @@ class BondedDiffusion(_StandIn):
         self.kt = 0.00831446261815324 * float(temperature_k)
 
     @torch.jit.export
-    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
+    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor,
+             generator: Optional[torch.Generator] = None) -> Tensor:
         x = history[-1]
         mass = bead_embedding[:, :1].to(x.dtype)
         force = torch.zeros_like(x)
@@ -65,5 +69,5 @@ class BondedDiffusion(_StandIn):
         gamma = mass * self.friction_per_ps
         # Keep each update below 20% of the spring's relaxation time, whatever the CG step.
         dt = torch.minimum(torch.full_like(gamma, self.timestep_ps), 0.2 * gamma / self.spring)
-        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device) * torch.sqrt(2.0 * self.kt * dt / gamma)
+        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator) * torch.sqrt(2.0 * self.kt * dt / gamma)
         return x + force * dt / gamma + noise

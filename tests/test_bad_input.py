@@ -16,7 +16,8 @@ class BadStep(UniformDrift):
         self.mode = mode
 
     @torch.jit.export
-    def step(self, bead_embedding: torch.Tensor, history: torch.Tensor, bead_bonds: torch.Tensor) -> torch.Tensor:
+    def step(self, bead_embedding: torch.Tensor, history: torch.Tensor, bead_bonds: torch.Tensor,
+             generator: torch.Generator) -> torch.Tensor:
         x = history[-1]
         if self.mode == 0:
             return x[:2]

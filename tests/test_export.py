@@ -1,14 +1,15 @@
 import pytest
 import torch
 
-from openmm_cgml.bundle import load_bundle, save_bundle
+from openmm_cgml.bundle import load_bundle, save_bundle, weights_sha256
 from openmm_cgml.standins import UniformDrift
 
 
 def test_round_trip_keeps_metadata(tmp_path):
     path = save_bundle(UniformDrift(timestep_ps=5.0, history_length=3), tmp_path / "m.pt", {"note": "x"})
     module, metadata = load_bundle(path)
-    assert (module.history_length, module.timestep_ps, metadata) == (3, 5.0, {"note": "x"})
+    assert (module.history_length, module.timestep_ps, metadata["note"]) == (3, 5.0, "x")
+    assert metadata["weights_sha256"] == weights_sha256(module)  # recorded for the plugin to check
     assert not list(tmp_path.glob("*.partial*"))
 
 

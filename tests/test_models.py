@@ -55,14 +55,21 @@ def _recorder():
 
 def test_shipped_bundles_take_their_recorded_steps():
     """5 seeded CG steps of each shipped bundle inside OpenMM equal the steps recorded by
-    scripts/record_bundle_steps.py (rerun it only after a deliberate change of the models)."""
+    scripts/record_bundle_steps.py (rerun it only after a deliberate change of the models): bit for
+    bit where torch runs the same CPU vector kernels as when they were recorded, else within 1e-3 nm."""
     record = _recorder()
-    recorded = json.loads(record.OUT.read_text())["bundles"]
+    data = json.loads(record.OUT.read_text())
+    recorded = data["bundles"]
     assert sorted(recorded) == sorted(path.stem for path in MODELS.glob("*.pt"))
+    exact = data["cpu_capability"] == record.cpu_capability()
     for path in sorted(MODELS.glob("*.pt")):
         steps = record.bundle_steps(path)
         assert steps["weights_sha256"] == recorded[path.stem]["weights_sha256"]
-        np.testing.assert_array_equal(steps["bead_centres_nm"], recorded[path.stem]["bead_centres_nm"], err_msg=path.stem)
+        expected = recorded[path.stem]["bead_centres_nm"]
+        if exact:
+            np.testing.assert_array_equal(steps["bead_centres_nm"], expected, err_msg=path.stem)
+        else:
+            np.testing.assert_allclose(steps["bead_centres_nm"], expected, rtol=0, atol=record.TOLERANCE_NM, err_msg=path.stem)
 
 
 def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path):

@@ -186,7 +186,7 @@ def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path
     path = export_checkpoint(trained_checkpoint, tmp_path / "model.pt", {"note": "test"})
     module, metadata = load_bundle(path)
     assert (module.history_length, module.timestep_ps) == (3, 0.2)
-    assert metadata["format"] == "openmm-cgml-bundle-1" and metadata["note"] == "test"
+    assert metadata["format"] == contract.BUNDLE_FORMAT == "openmm-cgml-bundle-2" and metadata["note"] == "test"
     assert metadata["atom_features"] == list(ATOM_FEATURES) and metadata["score_calls"] == 3
     assert metadata["mapping"] == {"method": "custom", "atoms_per_bead": 2}
     assert metadata["data"]["train_windows"] == 7 and set(metadata["validation"]) == {"loss", "nll", "dsm", "mse"}

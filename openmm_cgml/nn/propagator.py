@@ -159,12 +159,14 @@ class Propagator(nn.Module):
         return self.embedding(atom_features, atom_bonds, bead_of_atom, atom_masses)
 
     @torch.jit.export
-    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor) -> Tensor:
-        """Next bead positions (n_beads, 3) in the history's dtype, from history (k, n_beads, 3) nm."""
+    def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor,
+             generator: Optional[torch.Generator] = None) -> Tensor:
+        """Next bead positions (n_beads, 3) in the history's dtype, from history (k, n_beads, 3) nm;
+        every random number is drawn from ``generator`` (the integrator's own; None: torch's default)."""
         x = history[-1]
         bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
-        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
+        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
         positions = mean + std.to(x.dtype).unsqueeze(1) * noise
         scale = self.score.length_scale
         conditioning = self._conditioning(latent, std)
@@ -177,5 +179,5 @@ class Propagator(nn.Module):
             positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(x.dtype)
             if self.score_noise and i < last:  # the last call only denoises
                 kick = math.sqrt(2.0 * self.score_step) * sigma.to(x.dtype).unsqueeze(1)
-                positions = positions + kick * torch.randn(x.shape, dtype=x.dtype, device=x.device)
+                positions = positions + kick * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
         return positions

@@ -75,17 +75,30 @@ public:
     CGMLIntegrator(const std::string& bundle, double stepSize);
     void setStepSize(double size);
     %pythonprepend setBeadAssignment %{
-        beadOfParticle = [int(b) for b in beadOfParticle]
+        import operator
+        try:
+            beadOfParticle = [operator.index(b) for b in beadOfParticle]
+        except TypeError:
+            raise TypeError("CGMLIntegrator.setBeadAssignment: bead numbers must be integers") from None
     %}
     void setBeadAssignment(const std::vector<int>& beadOfParticle);
     const std::vector<int>& getBeadAssignment() const;
     %pythonprepend setAtomFeatures %{
-        features = [[int(x) for x in row] for row in features]
+        import operator
+        try:
+            features = [[operator.index(x) for x in row] for row in features]
+        except TypeError:
+            raise TypeError("CGMLIntegrator.setAtomFeatures: atom features must be integers "
+                            "(openmm_cgml.features.atom_features computes them from a Topology)") from None
     %}
     void setAtomFeatures(const std::vector<std::vector<int> >& features);
     const std::vector<std::vector<int> >& getAtomFeatures() const;
     %pythonprepend setAtomBonds %{
-        bonds = [(int(i), int(j)) for i, j in bonds]
+        import operator
+        try:
+            bonds = [(operator.index(i), operator.index(j)) for i, j in bonds]
+        except TypeError:
+            raise TypeError("CGMLIntegrator.setAtomBonds: bonds must be pairs of particle indices (integers)") from None
     %}
     void setAtomBonds(const std::vector<std::pair<int, int> >& bonds);
     const std::vector<std::pair<int, int> >& getAtomBonds() const;

@@ -260,7 +260,7 @@ void testBadInput() {
         torch::jit::Module module("NoEmbed");
         module.register_attribute("history_length", c10::IntType::get(), 1);
         module.register_attribute("timestep_ps", c10::FloatType::get(), 1.0);
-        module.define("def step(self, e: Tensor, h: Tensor, b: Tensor) -> Tensor:\n    return h[-1]\n");
+        module.define("def step(self, e: Tensor, h: Tensor, b: Tensor, g: Generator) -> Tensor:\n    return h[-1]\n");
         ostringstream bytes;
         module.save(bytes);
         CGMLIntegrator(bytes.str(), 1.0);
@@ -270,7 +270,7 @@ void testBadInput() {
     expectError("does not match the bundle's CG step", [] { CGMLIntegrator(driftBundle(1.0), 2.0); });
     expectError("unknown property 'useGraphs'", [] { CGMLIntegrator(driftBundle(1.0), 1.0).setProperty("useGraphs", "true"); });
     expectError("must be \"true\" or \"false\"", [] { CGMLIntegrator(driftBundle(1.0), 1.0).setProperty("useCUDAGraphs", "yes"); });
-    expectError("positive integer", [] { CGMLIntegrator(driftBundle(1.0), 1.0).setProperty("CUDAGraphWarmupSteps", "0"); });
+    expectError("CUDAGraphWarmupSteps must be an integer >= 1", [] { CGMLIntegrator(driftBundle(1.0), 1.0).setProperty("CUDAGraphWarmupSteps", "0"); });
     auto contextWith = [&](const string& bundle, vector<int> beads, function<void(CGMLIntegrator&)> step) {
         CGMLIntegrator integrator(bundle, 1.0);
         integrator.setBeadAssignment(beads);
@@ -358,6 +358,8 @@ void testCUDAGraphs() {
         ASSERT_EQUAL_VEC(before[i], after[i], 0.0);
 }
 
+#include "TestCGMLReliability.h"
+
 /** Whether the platform can create a Context here (has a device); if not, says why. */
 static bool canRun(const string& name) {
     try {
@@ -409,6 +411,7 @@ int main(int argc, char* argv[]) {
         testSerialization();
         testCheckpoint();
         testBadInput();
+        testReliability();
         if (platform->getName() != "Reference")
             testMatchesReference();
         if (platform->getName() == "CUDA")

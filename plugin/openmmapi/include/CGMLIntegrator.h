@@ -91,10 +91,11 @@ public:
         return randomNumberSeed;
     }
     /**
-     * Set the random number seed.  The propagator's random numbers for a step are drawn from a
-     * generator seeded with this value and the Context's step count, so runs with the same seed
-     * are reproducible.  If the seed is 0 (the default), a unique seed is chosen when a Context
-     * is created from this integrator.
+     * Set the random number seed.  The propagator's random numbers for a step are drawn from the
+     * integrator's own generator (passed to the bundle's step()), seeded with this value and the
+     * Context's step count, so runs with the same seed are reproducible whatever other threads do,
+     * and torch's default generator is never used.  If the seed is 0 (the default), a unique seed
+     * is chosen when a Context is created from this integrator; checkpoints carry it.
      */
     void setRandomNumberSeed(int seed) {
         randomNumberSeed = seed;
@@ -108,6 +109,11 @@ public:
      *   shapes).
      * - "CUDAGraphWarmupSteps": a positive integer (default "1"): how many times step() runs
      *   eagerly before it is recorded.
+     * - "Threads": how many torch threads a step may use on the Reference and CPU platforms
+     *   (default "1": a step on a small bead graph is dominated by operator dispatch, and more
+     *   threads only compete with other work); "0" follows the CPU platform's own Threads
+     *   property (1 on the Reference platform).  The caller's torch thread count is restored
+     *   after every step.
      *
      * Options cannot change once a Context uses the integrator.
      */
@@ -147,6 +153,7 @@ private:
     std::vector<std::pair<int, int> > atomBonds;
     std::map<std::string, std::string> properties;
     int randomNumberSeed;
+    bool restored;  // a checkpoint was just loaded: the next report of changed positions keeps the history
 };
 
 } // namespace CGMLPlugin

@@ -43,11 +43,12 @@ public:
      */
     virtual void resetHistory() = 0;
     /**
-     * Write the history to a checkpoint.
+     * Write the history and the random seed to a checkpoint.
      */
     virtual void createCheckpoint(OpenMM::ContextImpl& context, std::ostream& stream) const = 0;
     /**
-     * Read the history from a checkpoint.
+     * Read the history and the random seed from a checkpoint; a section that is not valid throws
+     * and changes nothing.
      */
     virtual void loadCheckpoint(OpenMM::ContextImpl& context, std::istream& stream) = 0;
 };

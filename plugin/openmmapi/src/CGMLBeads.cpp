@@ -1,5 +1,6 @@
 #include "internal/CGMLBeads.h"
 #include "CGMLIntegrator.h"
+#include "internal/CGMLBundle.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <set>
@@ -21,6 +22,33 @@ static torch::Tensor pairsToIndex(const vector<pair<int, int> >& pairs) {
     return index;
 }
 
+static string listNames(const vector<string>& names) {
+    string list;
+    for (const string& name : names)
+        list += (list.empty() ? "" : ", ") + name;
+    return "[" + list + "]";
+}
+
+/** The features must have the columns the bundle was trained with, each value inside its vocabulary. */
+static void checkFeatures(const vector<vector<int> >& features, const CGMLBundle& bundle, int n) {
+    const string expected = "the bundle was trained with atom features " + listNames(bundle.featureNames) +
+                            "; openmm_cgml.create_integrator computes them from the Topology (openmm_cgml.features.atom_features)";
+    if (features.empty())
+        throw OpenMMException("CGMLIntegrator: no atom features were set, but " + expected);
+    size_t width = bundle.featureNames.size();
+    for (int i = 0; i < n && i < (int) features.size(); i++) {
+        if (features[i].size() != width)
+            throw OpenMMException("CGMLIntegrator: atom feature row " + to_string(i) + " has " + to_string(features[i].size()) +
+                                  " columns, but " + expected);
+        for (size_t j = 0; j < width; j++) {
+            long long size = bundle.vocabulary[j];
+            if (features[i][j] < 0 || (size > 0 && features[i][j] >= size))
+                throw OpenMMException("CGMLIntegrator: atom " + to_string(i) + " has " + bundle.featureNames[j] + " = " +
+                                      to_string(features[i][j]) + ", outside the 0.." + to_string(size - 1) + " the bundle was trained with");
+        }
+    }
+}
+
 CGMLBeads::CGMLBeads(const OpenMM::System& system, const CGMLIntegrator& integrator) {
     int n = system.getNumParticles();
     beadOfParticle = integrator.getBeadAssignment();
@@ -30,13 +58,14 @@ CGMLBeads::CGMLBeads(const OpenMM::System& system, const CGMLIntegrator& integra
     if ((int) beadOfParticle.size() != n)
         throw OpenMMException("CGMLIntegrator: the bead assignment has " + to_string(beadOfParticle.size()) +
                               " entries but the System has " + to_string(n) + " particles");
+    for (int i = 0; i < n; i++)
+        if (beadOfParticle[i] < 0 || beadOfParticle[i] >= n)
+            throw OpenMMException("CGMLIntegrator: particle " + to_string(i) + " has bead number " + to_string(beadOfParticle[i]) +
+                                  "; bead numbers run from 0 to at most " + to_string(n - 1) + " for a System of " + to_string(n) + " particles");
     numBeads = n == 0 ? 0 : *std::max_element(beadOfParticle.begin(), beadOfParticle.end()) + 1;
     vector<int> members(numBeads, 0);
-    for (int i = 0; i < n; i++) {
-        if (beadOfParticle[i] < 0)
-            throw OpenMMException("CGMLIntegrator: particle " + to_string(i) + " has a negative bead number " + to_string(beadOfParticle[i]));
+    for (int i = 0; i < n; i++)
         members[beadOfParticle[i]]++;
-    }
     for (int b = 0; b < numBeads; b++)
         if (members[b] == 0)
             throw OpenMMException("CGMLIntegrator: bead numbers must be 0.." + to_string(numBeads - 1) +
@@ -52,6 +81,9 @@ CGMLBeads::CGMLBeads(const OpenMM::System& system, const CGMLIntegrator& integra
             throw OpenMMException("CGMLIntegrator: bead " + to_string(b) + " has zero total mass; its centre is undefined");
 
     const vector<vector<int> >& features = integrator.getAtomFeatures();
+    const CGMLBundle& bundle = integrator.getParsedBundle();
+    if (!bundle.featureNames.empty())
+        checkFeatures(features, bundle, n);
     if (features.empty())
         atomFeatures = torch::zeros({n, 1}, torch::kInt64);
     else {

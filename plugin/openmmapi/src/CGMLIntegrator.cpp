@@ -11,8 +11,8 @@ using namespace OpenMM;
 using std::string;
 using std::vector;
 
-CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : randomNumberSeed(0) {
-    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}};
+CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : randomNumberSeed(0), restored(false) {
+    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}, {"Threads", "1"}};
     bundleBytes = CGMLBundle::readBytes(bundle);
     parsed = std::make_unique<CGMLBundle>(bundleBytes);
     setStepSize(stepSize);
@@ -91,16 +91,17 @@ void CGMLIntegrator::setProperty(const string& name, const string& value) {
     }
     if (name == "useCUDAGraphs" && value != "true" && value != "false")
         throw OpenMMException("CGMLIntegrator: useCUDAGraphs must be \"true\" or \"false\", got \"" + value + "\"");
-    if (name == "CUDAGraphWarmupSteps") {
+    if (name == "CUDAGraphWarmupSteps" || name == "Threads") {
         size_t end = 0;
-        int steps = 0;
+        int count = -1;
         try {
-            steps = std::stoi(value, &end);
+            count = std::stoi(value, &end);
         }
         catch (std::exception&) {
         }
-        if (end != value.size() || steps < 1)
-            throw OpenMMException("CGMLIntegrator: CUDAGraphWarmupSteps must be a positive integer, got \"" + value + "\"");
+        int least = name == "Threads" ? 0 : 1;
+        if (end != value.size() || value.empty() || count < least)
+            throw OpenMMException("CGMLIntegrator: " + name + " must be an integer >= " + std::to_string(least) + ", got \"" + value + "\"");
     }
     properties[name] = value;
 }
@@ -127,8 +128,14 @@ vector<string> CGMLIntegrator::getKernelNames() {
 }
 
 void CGMLIntegrator::stateChanged(State::DataType changed) {
-    if (changed == State::Positions && context != NULL)
-        kernel.getAs<IntegrateCGMLStepKernel>().resetHistory();
+    if (changed != State::Positions || context == NULL)
+        return;
+    if (restored) {
+        // OpenMM reports the positions a checkpoint restored as changed: the history restored with them stays.
+        restored = false;
+        return;
+    }
+    kernel.getAs<IntegrateCGMLStepKernel>().resetHistory();
 }
 
 double CGMLIntegrator::computeKineticEnergy() {
@@ -138,6 +145,7 @@ double CGMLIntegrator::computeKineticEnergy() {
 void CGMLIntegrator::step(int steps) {
     if (context == NULL)
         throw OpenMMException("This Integrator is not bound to a context!");
+    restored = false;
     for (int i = 0; i < steps; i++) {
         context->updateContextState();
         kernel.getAs<IntegrateCGMLStepKernel>().execute(*context, *this);
@@ -150,4 +158,5 @@ void CGMLIntegrator::createCheckpoint(std::ostream& stream) const {
 
 void CGMLIntegrator::loadCheckpoint(std::istream& stream) {
     kernel.getAs<IntegrateCGMLStepKernel>().loadCheckpoint(*context, stream);
+    restored = true;
 }

@@ -23,9 +23,20 @@ static string toHex(const string& bytes) {
 static string fromHex(const string& hex) {
     if (hex.size() % 2 != 0)
         throw OpenMMException("CGMLIntegrator XML: the bundle's hex text has an odd length");
+    auto digit = [&](size_t at) {
+        char c = hex[at];
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        throw OpenMMException("CGMLIntegrator XML: the bundle's hex text has a character that is not a hex digit at position " +
+                              std::to_string(at));
+    };
     string bytes(hex.size() / 2, '\0');
     for (size_t i = 0; i < bytes.size(); i++)
-        bytes[i] = (char) std::stoi(hex.substr(2 * i, 2), nullptr, 16);
+        bytes[i] = (char) (digit(2 * i) << 4 | digit(2 * i + 1));
     return bytes;
 }
 

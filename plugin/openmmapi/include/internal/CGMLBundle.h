@@ -4,6 +4,7 @@
 #include "internal/windowsExportCGML.h"
 #include <torch/script.h>
 #include <string>
+#include <vector>
 
 namespace CGMLPlugin {
 
@@ -11,9 +12,12 @@ class CGMLBeads;
 
 /**
  * A TorchScript propagator bundle, loaded and checked against the propagator contract:
- * methods embed() and step(), an int attribute history_length >= 1 and a float attribute
- * timestep_ps > 0.  The module is put in eval mode and frozen once, on the device it was loaded
- * for (a frozen module's constants cannot be moved, so a kernel on another device loads its own).
+ * methods embed() and step() (whose last argument is the integrator's random generator), an int
+ * attribute history_length in 1..CGMLContract::maxHistoryLength and a finite float attribute timestep_ps > 0.
+ * Its metadata.json must be valid JSON and record the SHA-256 of the weights, which is checked
+ * (or "unverified", an explicit opt-out); the atom features it was trained with are read from it.
+ * The module is put in eval mode and frozen once, on the device it was loaded for (a frozen
+ * module's constants cannot be moved, so a kernel on another device loads its own).
  * Loading is the only place where a bundle is parsed; kernels share the result.
  */
 class OPENMM_EXPORT_CGML CGMLBundle {
@@ -37,23 +41,34 @@ public:
      */
     torch::Tensor embed(const CGMLBeads& beads) const;
     /**
-     * Run step() and check its output: finite, floating point, of shape (numBeads, 3).
-     * The result is a contiguous float64 tensor on the history's device.
+     * Run step() with the integrator's generator and check its output: finite, floating point, of
+     * shape (numBeads, 3).  The result is a contiguous float64 tensor on the history's device.
      */
-    torch::Tensor step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds, int numBeads) const;
+    torch::Tensor step(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds,
+                       const at::Generator& generator, int numBeads) const;
     /**
      * The parts of step(), for callers that record them in a CUDA graph: call step() (no
      * checks), convert its output to a contiguous float64 tensor after checking its type and
      * shape (host-side checks only), and check that the result is finite.
      */
-    c10::IValue callStep(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds) const;
+    c10::IValue callStep(const torch::Tensor& embedding, const torch::Tensor& history, const torch::Tensor& beadBonds,
+                         const at::Generator& generator) const;
     torch::Tensor convertStep(const c10::IValue& output, int numBeads) const;
     static void requireFiniteStep(const torch::Tensor& next);
+    /**
+     * The SHA-256 of a module's weights as openmm_cgml.bundle.weights_sha256 computes it: over the
+     * parameters and buffers in sorted name order, each as "name:dtype:shape\n" and its raw bytes.
+     */
+    static std::string weightsSha256(const torch::jit::Module& module);
     torch::jit::Module module;
     torch::Device device;
     int historyLength;
     double timestepPs;
     std::string metadata;
+    /** The atom feature columns the bundle was trained with (metadata atom_features; empty if unrecorded). */
+    std::vector<std::string> featureNames;
+    /** How many values each feature column takes (metadata vocabulary; -1 where unrecorded). */
+    std::vector<long long> vocabulary;
 };
 
 } // namespace CGMLPlugin

@@ -9,9 +9,14 @@ constexpr const char* metadataFile = "metadata.json";
 constexpr const char* embedMethod = "embed";
 constexpr int embedArguments = 4;
 constexpr const char* stepMethod = "step";
-constexpr int stepArguments = 3;
+constexpr int stepArguments = 4;
 constexpr const char* historyLengthAttribute = "history_length";
+constexpr int maxHistoryLength = 4096;
 constexpr const char* timestepAttribute = "timestep_ps";
+constexpr const char* weightsKey = "weights_sha256";
+constexpr const char* unverified = "unverified";
+constexpr const char* featuresKey = "atom_features";
+constexpr const char* vocabularyKey = "vocabulary";
 constexpr int numPreserved = 4;
 constexpr const char* preserved[numPreserved] = {"embed", "step", "history_length", "timestep_ps"};
 

@@ -3,6 +3,7 @@
 
 #include "internal/windowsExportCGML.h"
 #include <torch/script.h>
+#include <cstdint>
 #include <iosfwd>
 
 namespace CGMLPlugin {
@@ -13,6 +14,10 @@ namespace CGMLPlugin {
  * format are the same everywhere: the frames continue only while nothing reset them (setPositions,
  * a switch of integrators) and the Context's step count is the one the last step left behind;
  * otherwise the next step starts from k copies of the current frame.
+ *
+ * A checkpoint section holds a magic word, a version, k, the bead count, the frames, the step count
+ * they belong to and the integrator's random seed, followed by the SHA-256 of all of it; read()
+ * checks every part before it changes anything.
  */
 class OPENMM_EXPORT_CGML CGMLHistory {
 public:
@@ -33,13 +38,15 @@ public:
      */
     void advance(const torch::Tensor& next, long long stepCount);
     /**
-     * Write the history to a checkpoint.
+     * Write the history and the integrator's random seed to a checkpoint.
      */
-    void write(std::ostream& stream) const;
+    void write(std::ostream& stream, uint64_t seed) const;
     /**
-     * Read the history from a checkpoint written by write() for the same k and bead count.
+     * Read a checkpoint section written by write() for the same k and bead count, and return the
+     * seed it holds.  A section that is missing, of another version or size, truncated or corrupt
+     * throws OpenMMException naming the problem, and leaves the history as it was.
      */
-    void read(std::istream& stream);
+    uint64_t read(std::istream& stream);
 private:
     torch::Tensor frames, scratch;
     bool valid;

@@ -1,13 +1,14 @@
 #ifndef OPENMM_CGMLRANDOM_H_
 #define OPENMM_CGMLRANDOM_H_
 
-// How every platform's kernel seeds torch's random numbers for a step, so that a run is reproducible
-// from (seed, step count) and the caller's own torch random stream is left alone.
+// The integrator's own random stream, the same on every platform: a torch generator that belongs to
+// one kernel, reseeded from (seed, step count) before every step and handed to the bundle's step().
+// No other code draws from it, so runs are reproducible whatever other threads or Contexts do, and
+// the caller's own torch random stream is never touched.
 
 #include "openmm/internal/OSRngSeed.h"
 #include <ATen/core/Generator.h>
 #include <cstdint>
-#include <mutex>
 
 namespace CGMLPlugin {
 
@@ -25,30 +26,20 @@ inline uint64_t mixSeed(uint64_t seed, long long step) {
 }
 
 /**
- * Seeds one of torch's generators (the default CPU or CUDA one) for one step and puts its
- * previous state back when it goes out of scope.
+ * One kernel's generator (a CPU or CUDA torch generator made for it) and the seed its steps derive
+ * from.  The seed travels with checkpoints, so a continued run draws the same numbers.
  */
-class SeededGenerator {
+class CGMLRandom {
 public:
-    SeededGenerator(at::Generator generator, uint64_t seed) : generator(generator) {
-        std::lock_guard<std::mutex> lock(generator.mutex());
-        saved = generator.get_state();
-        generator.set_current_seed(seed);
+    CGMLRandom(at::Generator generator, uint64_t seed) : generator(generator), seed(seed) {
     }
-    ~SeededGenerator() {
-        std::lock_guard<std::mutex> lock(generator.mutex());
-        generator.set_state(saved);
+    /** The generator, seeded for the step that starts at this step count. */
+    at::Generator& forStep(long long stepCount) {
+        generator.set_current_seed(mixSeed(seed, stepCount));
+        return generator;
     }
-    SeededGenerator(const SeededGenerator&) = delete;
-    SeededGenerator& operator=(const SeededGenerator&) = delete;
-    /** Seed the generator again (a CUDA graph replays with the generator's seed at replay time). */
-    void reseed(uint64_t seed) {
-        std::lock_guard<std::mutex> lock(generator.mutex());
-        generator.set_current_seed(seed);
-    }
-private:
     at::Generator generator;
-    at::Tensor saved;
+    uint64_t seed;
 };
 
 } // namespace CGMLPlugin

@@ -75,7 +75,7 @@ torch::Tensor CudaCGMLSlots::centres(const torch::Tensor& positions) const {
 }
 
 torch::Tensor CudaCGMLSlots::perRow(const torch::Tensor& beadValues) const {
-    return beadValues.index_select(0, beadOfRow);
+    return beadValues.index_select(0, beadOfRow) * (massOfRow > 0).to(beadValues.scalar_type());
 }
 
 double CudaCGMLSlots::kineticEnergy(const torch::Tensor& velocities) const {

@@ -57,7 +57,7 @@ public:
                   const std::vector<double>& beadMass, const std::vector<OpenMM::Vec3>& shifts, const torch::Device& device);
     /** Mass-weighted bead centres (float64 (numBeads, 3)) of stored positions, shifts removed. */
     torch::Tensor centres(const torch::Tensor& positions) const;
-    /** Each row's value of a per-bead quantity: (numBeads, 3) -> (numAtoms, 3). */
+    /** Each row's value of a per-bead displacement: (numBeads, 3) -> (numAtoms, 3); massless rows get 0 (they never move). */
     torch::Tensor perRow(const torch::Tensor& beadValues) const;
     /** Kinetic energy of the bead centres of mass from per-row velocities. */
     double kineticEnergy(const torch::Tensor& velocities) const;

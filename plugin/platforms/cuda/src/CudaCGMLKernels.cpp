@@ -4,6 +4,7 @@
 #include "openmm/common/ContextSelector.h"
 #include "openmm/internal/ContextImpl.h"
 #include <ATen/Context.h>
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/cuda.h>
@@ -67,7 +68,7 @@ private:
 
 CudaIntegrateCGMLStepKernel::CudaIntegrateCGMLStepKernel(string name, const Platform& platform, CudaContext& cu) :
         IntegrateCGMLStepKernel(name, platform), cu(cu), device(torch::kCUDA, cu.getDeviceIndex()), atomsMoved(new bool(true)),
-        slotsShifted(false), seed(0), useGraphs(false), warmupSteps(1) {
+        slotsShifted(false), useGraphs(false), warmupSteps(1) {
     check(cuDevicePrimaryCtxRetain(&torchContext, cu.getDevice()), "cannot retain the device's primary context");
 }
 
@@ -94,9 +95,9 @@ void CudaIntegrateCGMLStepKernel::initialize(const System& system, const CGMLInt
     if (useGraphs)
         throw OpenMMException("CGMLIntegrator: useCUDAGraphs is true, but this build's torch has no CUDA graphs (ATen/cuda/CUDAGraph.h)");
 #endif
-    seed = chooseSeed(integrator.getRandomNumberSeed());
     cu.addReorderListener(new AtomsMovedListener(atomsMoved));
     TorchContext scope(torchContext);
+    random.reset(new CGMLRandom(at::cuda::detail::createCUDAGenerator(device.index()), chooseSeed(integrator.getRandomNumberSeed())));
     bundle.reset(new CGMLBundle(integrator.getBundle(), device));
     embedding = bundle->embed(*beads);
     beadBonds = beads->beadBondIndex.to(device);
@@ -155,14 +156,11 @@ void CudaIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLIntegr
     CudaCGMLAtoms arrays = atoms();
     torch::Tensor x = arrays.positions();
     torch::Tensor current = rows.centres(x);
+    if (!torch::isfinite(current).all().item<bool>())
+        throw OpenMMException("CGMLIntegrator: some particle positions are NaN or infinite; no step was taken");
     // Another integrator may have moved the atoms since our last step (CompoundIntegrator).
     const torch::Tensor& frames = history->prepare(current, context.getStepCount());
-    torch::Tensor next;
-    {
-        uint64_t stepSeed = mixSeed(seed, context.getStepCount());
-        SeededGenerator generator(at::globalContext().defaultGenerator(device), stepSeed);
-        next = takeStep(frames, generator, stepSeed);
-    }
+    torch::Tensor next = takeStep(frames, context.getStepCount());
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
     torch::Tensor displacement = rows.perRow(next - current);
@@ -170,18 +168,19 @@ void CudaIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLIntegr
     arrays.setVelocities(displacement / dt);
     history->advance(next, context.getStepCount() + 1);
     torch::cuda::synchronize(device.index());  // OpenMM's next kernels read what torch wrote
+    context.computeVirtualSites();
     context.setTime(context.getTime() + dt);
     context.setStepCount(context.getStepCount() + 1);
 }
 
-torch::Tensor CudaIntegrateCGMLStepKernel::takeStep(const torch::Tensor& frames, SeededGenerator& generator, uint64_t stepSeed) {
+torch::Tensor CudaIntegrateCGMLStepKernel::takeStep(const torch::Tensor& frames, long long stepCount) {
     if (!useGraphs)
-        return bundle->step(embedding, frames, beadBonds, beads->numBeads);
+        return bundle->step(embedding, frames, beadBonds, random->forStep(stepCount), beads->numBeads);
 #ifdef CGML_CUDA_GRAPHS
     if (!graph)
-        recordStep(frames, generator, stepSeed);
+        recordStep(frames, stepCount);
     // A replay draws its random numbers from the generator's seed at the time of the replay.
-    generator.reseed(stepSeed);
+    random->forStep(stepCount);
     graph->graph.replay();
     CGMLBundle::requireFiniteStep(graph->output);
     return graph->output;
@@ -190,24 +189,24 @@ torch::Tensor CudaIntegrateCGMLStepKernel::takeStep(const torch::Tensor& frames,
 #endif
 }
 
-void CudaIntegrateCGMLStepKernel::recordStep(const torch::Tensor& frames, SeededGenerator& generator, uint64_t stepSeed) {
+void CudaIntegrateCGMLStepKernel::recordStep(const torch::Tensor& frames, long long stepCount) {
 #ifdef CGML_CUDA_GRAPHS
     // A graph cannot be recorded on the default stream: record on a side stream, after the work queued so far.
     torch::cuda::synchronize(device.index());
     c10::cuda::CUDAStreamGuard guard(c10::cuda::getStreamFromPool(false, device.index()));
     // The warm-up runs have every check, so a bundle that breaks the contract fails here as it would
     // without graphs; they also let torch's allocator settle before recording.
-    for (int i = 0; i < warmupSteps; i++) {
-        generator.reseed(stepSeed);
-        bundle->step(embedding, frames, beadBonds, beads->numBeads);
-    }
+    for (int i = 0; i < warmupSteps; i++)
+        bundle->step(embedding, frames, beadBonds, random->forStep(stepCount), beads->numBeads);
     std::unique_ptr<StepGraph> recorded(new StepGraph());
-    generator.reseed(stepSeed);
+    at::Generator& generator = random->forStep(stepCount);
     bool capturing = false;
     try {
+        // The graph replays with this generator's seed and offset at replay time (not the default generator's).
+        recorded->graph.register_generator_state(generator);
         recorded->graph.capture_begin();
         capturing = true;
-        recorded->output = bundle->convertStep(bundle->callStep(embedding, frames, beadBonds), beads->numBeads);
+        recorded->output = bundle->convertStep(bundle->callStep(embedding, frames, beadBonds, generator), beads->numBeads);
         capturing = false;
         recorded->graph.capture_end();
     }
@@ -240,11 +239,11 @@ void CudaIntegrateCGMLStepKernel::resetHistory() {
 
 void CudaIntegrateCGMLStepKernel::createCheckpoint(ContextImpl& context, std::ostream& stream) const {
     TorchContext scope(torchContext);
-    history->write(stream);
+    history->write(stream, random->seed);
 }
 
 void CudaIntegrateCGMLStepKernel::loadCheckpoint(ContextImpl& context, std::istream& stream) {
     TorchContext scope(torchContext);
-    history->read(stream);
+    random->seed = history->read(stream);
     *atomsMoved = true;  // the checkpoint restores OpenMM's atom order and shifts
 }

@@ -6,12 +6,11 @@
 #include "internal/CGMLBeads.h"
 #include "internal/CGMLBundle.h"
 #include "internal/CGMLHistory.h"
+#include "internal/CGMLRandom.h"
 #include "openmm/cuda/CudaContext.h"
 #include <memory>
 
 namespace CGMLPlugin {
-
-class SeededGenerator;
 
 /**
  * Takes CG steps on the CUDA platform.  The bundle runs with libtorch on the GPU of OpenMM's
@@ -35,8 +34,8 @@ private:
     void waitForOpenMM() const;
     CudaCGMLAtoms atoms();
     const CudaCGMLSlots& currentSlots();
-    torch::Tensor takeStep(const torch::Tensor& frames, SeededGenerator& generator, uint64_t stepSeed);
-    void recordStep(const torch::Tensor& frames, SeededGenerator& generator, uint64_t stepSeed);
+    torch::Tensor takeStep(const torch::Tensor& frames, long long stepCount);
+    void recordStep(const torch::Tensor& frames, long long stepCount);
     OpenMM::CudaContext& cu;
     CUcontext torchContext;              // the device's primary context, which torch uses
     torch::Device device;
@@ -48,7 +47,7 @@ private:
     OpenMM::Vec3 slotBox[3];             // the box the slots' shifts were computed for
     bool slotsShifted;
     torch::Tensor embedding, beadBonds;
-    uint64_t seed;
+    std::unique_ptr<CGMLRandom> random;  // a CUDA generator of the kernel's own
     bool useGraphs;
     int warmupSteps;
     std::unique_ptr<StepGraph> graph;

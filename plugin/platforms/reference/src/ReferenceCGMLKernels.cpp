@@ -1,8 +1,10 @@
 #include "ReferenceCGMLKernels.h"
 #include "internal/CGMLBundle.h"
-#include "internal/CGMLRandom.h"
+#include "internal/CGMLThreads.h"
+#include "openmm/OpenMMException.h"
 #include "openmm/reference/ReferencePlatform.h"
 #include <ATen/CPUGeneratorImpl.h>
+#include <cmath>
 
 using namespace CGMLPlugin;
 using namespace OpenMM;
@@ -22,7 +24,8 @@ void ReferenceIntegrateCGMLStepKernel::initialize(const System& system, const CG
     beads.reset(new CGMLBeads(system, integrator));
     embedding = integrator.getParsedBundle().embed(*beads);
     history.reset(new CGMLHistory(integrator.getHistoryLength(), beads->numBeads, torch::kCPU));
-    seed = chooseSeed(integrator.getRandomNumberSeed());
+    random.reset(new CGMLRandom(at::make_generator<at::CPUGeneratorImpl>(), chooseSeed(integrator.getRandomNumberSeed())));
+    threads = -1;
 }
 
 torch::Tensor ReferenceIntegrateCGMLStepKernel::beadCentres(const vector<Vec3>& positions) const {
@@ -34,9 +37,17 @@ torch::Tensor ReferenceIntegrateCGMLStepKernel::beadCentres(const vector<Vec3>& 
         for (int d = 0; d < 3; d++)
             bead[d] += m * positions[i][d];
     }
+    bool finite = true;
     for (int b = 0; b < beads->numBeads; b++)
-        for (int d = 0; d < 3; d++)
+        for (int d = 0; d < 3; d++) {
             c[3 * b + d] /= beads->beadMass[b];
+            finite &= std::isfinite(c[3 * b + d]);
+        }
+    if (!finite)
+        for (size_t i = 0; i < positions.size(); i++)
+            if (!std::isfinite(positions[i][0]) || !std::isfinite(positions[i][1]) || !std::isfinite(positions[i][2]))
+                throw OpenMMException("CGMLIntegrator: the position of particle " + std::to_string(i) +
+                                      " is NaN or infinite; no step was taken");
     return centres;
 }
 
@@ -46,21 +57,27 @@ void ReferenceIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLI
     torch::Tensor current = beadCentres(positions);
     // Another integrator may have moved the atoms since our last step (CompoundIntegrator).
     const torch::Tensor& frames = history->prepare(current, context.getStepCount());
+    if (threads < 0)
+        threads = torchThreads(context, integrator);
     torch::Tensor next;
     {
-        SeededGenerator generator(at::detail::getDefaultCPUGenerator(), mixSeed(seed, context.getStepCount()));
-        next = integrator.getParsedBundle().step(embedding, frames, beads->beadBondIndex, beads->numBeads);
+        TorchThreads scope(threads);
+        next = integrator.getParsedBundle().step(embedding, frames, beads->beadBondIndex, random->forStep(context.getStepCount()),
+                                                 beads->numBeads);
     }
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
     const double* from = current.data_ptr<double>();
     const double* to = next.data_ptr<double>();
     for (size_t i = 0; i < positions.size(); i++) {
+        if (beads->particleMass[i] == 0)
+            continue;  // massless particles stay where they are, as in every OpenMM integrator
         size_t b = 3 * beads->beadOfParticle[i];
         Vec3 displacement(to[b] - from[b], to[b + 1] - from[b + 1], to[b + 2] - from[b + 2]);
         positions[i] += displacement;
         velocities[i] = displacement / dt;
     }
+    context.computeVirtualSites();
     context.setTime(context.getTime() + dt);
     context.setStepCount(context.getStepCount() + 1);
     history->advance(next, context.getStepCount());
@@ -82,9 +99,9 @@ void ReferenceIntegrateCGMLStepKernel::resetHistory() {
 }
 
 void ReferenceIntegrateCGMLStepKernel::createCheckpoint(ContextImpl& context, std::ostream& stream) const {
-    history->write(stream);
+    history->write(stream, random->seed);
 }
 
 void ReferenceIntegrateCGMLStepKernel::loadCheckpoint(ContextImpl& context, std::istream& stream) {
-    history->read(stream);
+    random->seed = history->read(stream);
 }

@@ -4,6 +4,7 @@
 #include "CGMLKernels.h"
 #include "internal/CGMLBeads.h"
 #include "internal/CGMLHistory.h"
+#include "internal/CGMLRandom.h"
 #include <memory>
 
 namespace CGMLPlugin {
@@ -25,8 +26,9 @@ private:
     torch::Tensor beadCentres(const std::vector<OpenMM::Vec3>& positions) const;
     std::unique_ptr<CGMLBeads> beads;
     std::unique_ptr<CGMLHistory> history;
+    std::unique_ptr<CGMLRandom> random;
     torch::Tensor embedding;
-    uint64_t seed;
+    int threads;
 };
 
 } // namespace CGMLPlugin
