@@ -10,7 +10,9 @@
     one bead per monomer, in self-avoiding random-walk conformations, so that beads have neighbours
     all around as in a coil rather than the few of the extended start), and the growth from 10³ to
     10⁴ beads (10 for linear cost);
-(d) peak memory (RSS) of each size, each size in its own process.
+(d) peak memory (RSS) of each size, each size in its own process;
+(e) the integrator's Threads property: a polymer step with 1 torch thread against one per core, on
+    an idle machine and beside one busy process (the oversubscription the default of 1 avoids).
 
 (c) times all sizes in one process, alternating them round by round, so that their growth is a
 ratio measured under the same machine conditions.
@@ -56,6 +58,14 @@ def context_for(system, integrator, platform_name, threads):
     return openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform_name), properties)
 
 
+def cg_integrator(bundle, molecule, threads):
+    """The learned integrator for ``molecule`` (seed 1), its steps on ``threads`` torch threads."""
+    integrator = openmm_cgml.create_integrator(str(bundle), molecule.topology, molecule.system)
+    integrator.setRandomNumberSeed(1)
+    integrator.setProperty("Threads", str(threads))
+    return integrator
+
+
 def calls_for(run, target=TARGET_SECONDS):
     """Calls of ``run(n)`` that take about ``target`` seconds (from one timed call after one warm-up)."""
     run(1)
@@ -87,8 +97,7 @@ def versus_classical(name, bundle, molecule, platforms, threads, repeats):
     """(a) CG against classical simulated time per wall second, and (b) integrator over bare step."""
     rows = []
     for platform_name in platforms:
-        integrator = openmm_cgml.create_integrator(str(bundle), molecule.topology, molecule.system)
-        integrator.setRandomNumberSeed(1)
+        integrator = cg_integrator(bundle, molecule, threads)
         cg = context_for(molecule.system, integrator, platform_name, threads)
         cg.setPositions(molecule.positions)
         integrator.step(5)  # leave the start, fill the history
@@ -179,8 +188,7 @@ def chain_run(bundle, n_beads, threads):
     after 4 CG steps; and what the bare ``step`` needs at its positions (``bare_inputs``)."""
     sequence = polymers.random_sequences(1, n_beads, seed=0)[0]
     molecule = polymers.build(sequence, 1)
-    integrator = openmm_cgml.create_integrator(str(bundle), molecule.topology, molecule.system)
-    integrator.setRandomNumberSeed(1)
+    integrator = cg_integrator(bundle, molecule, threads)
     context = context_for(molecule.system, integrator, "CPU", threads)
     context.setPositions(chain_conformation(sequence))
     rss_before = memory_mb("VmRSS")
@@ -218,6 +226,32 @@ def step_times(bundle, sizes, threads, repeats):
     times = per_call(runners, counts, repeats)
     return [{"beads": n, "integrator_step_ms": 1e3 * times[2 * i], "bare_step_ms": 1e3 * times[2 * i + 1],
              "integrator_us_per_bead": 1e6 * times[2 * i] / n} for i, n in enumerate(sizes)]
+
+
+def thread_effect(bundle, repeats):
+    """(e) ms per polymer CG step with Threads 1 and one per core, alternated; idle, then beside a busy process."""
+    molecule, cores = polymers.build(POLYMER_SEQUENCE, 1), os.cpu_count() or 1
+    steps, keep = [], []
+    for threads in (1, cores):
+        integrator = cg_integrator(bundle, molecule, threads)
+        context = context_for(molecule.system, integrator, "CPU", 1)
+        context.setPositions(molecule.positions)
+        integrator.step(5)
+        steps.append(integrator.step)
+        keep.append(context)
+    result = {"cores": cores}
+    for load in ("idle", "one busy process"):
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load != "idle" else None
+        try:
+            times = per_call(steps, [calls_for(step, 0.1) for step in steps], min(repeats, 3))
+        finally:
+            if busy:
+                busy.kill()
+                busy.wait()
+        result[load] = {"threads_1_ms": 1e3 * times[0], f"threads_{cores}_ms": 1e3 * times[1], "ratio": times[1] / times[0]}
+        print(f"(e) polymer step ({load}): Threads=1 {1e3 * times[0]:.2f} ms, Threads={cores} {1e3 * times[1]:.2f} ms: "
+              f"ratio {times[1] / times[0]:.2f}", flush=True)
+    return result
 
 
 def memory_mb(field):
@@ -301,6 +335,7 @@ def main(argv=None) -> int:
               f"{best['cg_step_ps']:g} ps; target >= 10^4)")
         print(f"(b) largest integrator over bare step on CPU: {max(row['integrator_over_bare'] for row in cpu):.3f} "
               f"(target <= 1.2)")
+    report["threads_property"] = thread_effect(polymer_bundle, args.repeats)
     report["scaling"] = scaling(polymer_bundle, args.sizes, args.threads, args.repeats)
     by_size = {row["beads"]: row for row in report["scaling"]}
     if 1000 in by_size and 10000 in by_size:
