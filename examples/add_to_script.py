@@ -3,7 +3,8 @@
 The script is an ordinary OpenMM one (a peptide in implicit solvent, Langevin dynamics, a
 Simulation with reporters).  The three lines put the shipped peptide model beside the classical
 integrator in a CompoundIntegrator, so the same Simulation runs nanoseconds of CG dynamics in
-2 ps steps and then goes back to femtosecond classical steps.
+2 ps steps and then, after the hand-off of the CG state to the atoms, goes back to femtosecond
+classical steps.
 """
 import sys
 
@@ -11,7 +12,8 @@ import openmm
 import openmm.app as app
 import openmm.unit as unit
 
-from openmm_cgml import create_integrator, shipped_model  # CGML 1/3
+from openmm_cgml import BeadMapping, create_integrator, shipped_model  # CGML 1/3
+from openmm_cgml.handoff import handoff
 from openmm_cgml.systems import peptides
 
 
@@ -30,9 +32,11 @@ def main(cg_steps: int = 500, md_steps: int = 500, report_every: int = 100):
                                                       temperature=True, speed=True))
     integrator.setCurrentIntegrator(1)  # learned CG steps of 2 ps
     simulation.step(cg_steps)
-    integrator.setCurrentIntegrator(0)  # back to classical steps of 2 fs, same Context
-    simulation.minimizeEnergy()
-    simulation.context.setVelocitiesToTemperature(300 * unit.kelvin)
+    # Back to classical steps of 2 fs in the same Context.  The CG steps moved each bead's atoms
+    # rigidly, so first relax the atoms with the bead centres held where the model put them, and draw
+    # velocities (a straight switch can blow the system up).
+    handoff(simulation.context, BeadMapping.of_integrator(cg, system), temperature_k=300)
+    integrator.setCurrentIntegrator(0)
     simulation.step(md_steps)
     return simulation.context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from . import platforms
 from .bundle import save_bundle
 from .features import atom_bonds
-from .handoff import handoff
+from .handoff import HandoffError, handoff
 from .integrator import create_integrator
 from .mapping import BeadMapping
 from .report import BeadRun, clean, markdown, metrics
@@ -161,11 +161,15 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
     learned = _record(context, compound, s.cg_steps, 1, cg_dt, mapping, "CG", s.progress)
 
     compound.setCurrentIntegrator(1)
-    result = handoff(context, mapping, temperature_k=s.temperature_k, seed=s.seed).as_dict()
-    compound.step(s.handoff_steps)
-    energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-    result.update(classical_steps_after=s.handoff_steps, potential_energy_after_steps=energy,
-                  stable=bool(math.isfinite(energy)))
+    try:
+        result = handoff(context, mapping, temperature_k=s.temperature_k, seed=s.seed).as_dict()
+    except HandoffError as error:  # the CG side of the report stands; the hand-off is marked failed
+        result = {"failed": True, "reason": str(error), "stable": False}
+    else:
+        compound.step(s.handoff_steps)
+        energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        result.update(failed=False, classical_steps_after=s.handoff_steps, potential_energy_after_steps=energy,
+                      stable=bool(math.isfinite(energy)))
 
     side = stored if stored is not None else classical
     bonds = mapping.bead_bonds(atom_bonds(topology))

@@ -11,6 +11,15 @@ bead) / k, which for a CG frame the atoms do not fit well can reach several hund
 the anchors are corrected in a few rounds (anchor += target - centre, minimise again), which drives
 the centres onto the targets like a Lagrange multiplier would, with a moderate force constant.
 
+Poor CG frames (beads too close, bonds between beads torn) can leave the minimised atoms unphysical.
+Every hand-off ends with a check of the atoms (``check_atoms``): every bond and constraint within
+``max_bond_strain`` of its rest length, and the potential energy per atom below
+``max_energy_per_atom_kj``.  When the check fails, the hand-off tries to recover: short restrained
+Langevin dynamics with the restraint released in stages (``recovery_stages``), then the minimisation
+again.  If the atoms are still unphysical it raises ``HandoffError`` with the numbers (the worst
+bond, the energy per atom) and leaves the Context as it was, instead of letting the next classical
+step turn the positions into NaN.
+
 The relaxation runs in a temporary Context built on a copy of the System (``XmlSerializer.clone``)
 on the same platform, so the user's System and Context are never re-initialised: forces, force
 groups, the integrator (e.g. a ``CompoundIntegrator`` holding a ``CGMLIntegrator``), global
@@ -64,9 +73,14 @@ def restraint_force(mapping: BeadMapping, targets_nm, force_constant_kj_per_nm2:
     return force
 
 
+RECOVERY_STAGES = ((1.0, 500), (0.3, 500), (0.1, 500))  # (fraction of the force constant, Langevin steps of 0.5 fs)
+
+
 def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temperature_k=300.0,
             force_constant_kj_per_nm2: float = 5.0e4, tolerance_kj_per_nm: float = 1.0, max_iterations: int = 0,
-            seed: int | None = None, rounds: int = 4, accuracy_nm: float = 0.002) -> HandoffResult:
+            seed: int | None = None, rounds: int = 4, accuracy_nm: float = 0.002, max_bond_strain: float = 0.5,
+            max_energy_per_atom_kj: float = 100.0, max_centre_deviation_nm: float = 0.1,
+            recovery_stages=RECOVERY_STAGES) -> HandoffResult:
     """Relax the atoms of ``context`` with bead centres restrained at ``targets_nm``, then draw velocities.
 
     ``targets_nm`` (n_beads, 3), default the bead centres of the Context's current positions (what
@@ -74,6 +88,9 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
     ``max_iterations`` 0 = until converged; ``seed`` for the velocities (None: random); at most
     ``rounds`` anchor corrections, stopping once every centre is within ``accuracy_nm`` of its
     target.  Quantities are converted to these units.  The Context's System is left untouched.
+    The relaxed atoms must pass ``check_atoms`` (``max_bond_strain``, ``max_energy_per_atom_kj``) with
+    every bead centre within ``max_centre_deviation_nm`` of its target, after a recovery through ``recovery_stages`` if needed (empty: no recovery); otherwise
+    ``HandoffError`` is raised and the Context is left as it was.
     """
     system = context.getSystem()
     mapping.require_covers(system, "handoff")
@@ -83,24 +100,41 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
                            "force_constant_kj_per_nm2")
     copy = openmm.XmlSerializer.clone(system)
     restraint = restraint_force(mapping, targets, force_constant)
+    used = {force.getForceGroup() for force in system.getForces()}
+    restraint.setForceGroup(max(set(range(32)) - used, default=0))
     copy.addForce(restraint)
     relax = _temporary_context(copy, context)
     relax.setState(state)
+    temperature = plain(temperature_k, unit.kelvin, "temperature_k")
     report, anchors = _Counter(), targets.copy()
-    for _ in range(max(1, int(rounds))):
-        openmm.LocalEnergyMinimizer.minimize(relax, tolerance_kj_per_nm, max_iterations, report)
-        relaxed = relax.getState(getPositions=True).getPositions(asNumpy=True)
-        miss = targets - mapping.centres(relaxed)
-        if np.abs(miss).max() < accuracy_nm / np.sqrt(3):
-            break
-        anchors += miss
-        for b in range(mapping.n_beads):
-            restraint.setBondParameters(b, [b], [float(force_constant), *map(float, anchors[b])])
-        restraint.updateParametersInContext(relax)
+
+    def relax_atoms():
+        for _ in range(max(1, int(rounds))):
+            openmm.LocalEnergyMinimizer.minimize(relax, tolerance_kj_per_nm, max_iterations, report)
+            relaxed = relax.getState(getPositions=True).getPositions(asNumpy=True)
+            miss = targets - mapping.centres(relaxed)
+            if np.abs(miss).max() < accuracy_nm / np.sqrt(3):
+                break
+            anchors[:] += miss
+            _set_restraint(restraint, anchors, force_constant, relax)
+        problems = [_problem(system, relaxed, relax, restraint, max_bond_strain, max_energy_per_atom_kj)]
+        off = np.linalg.norm(mapping.centres(relaxed) - targets, axis=1)
+        if off.max() > max_centre_deviation_nm:
+            problems.append(f"bead {int(off.argmax())}'s centre ends {off.max():.3f} nm from its CG position "
+                            f"(limit {max_centre_deviation_nm:g} nm)")
+        return relaxed, "; ".join(p for p in problems if p)
+
+    relaxed, problem = relax_atoms()
+    if problem and recovery_stages:
+        _settle(relax, restraint, anchors, force_constant, temperature, recovery_stages, seed)
+        relaxed, problem = relax_atoms()
     del relax
+    if problem:
+        raise HandoffError(f"handoff: the atoms cannot be made physical around this CG frame: {problem} (after restrained "
+                           f"minimisation{' and staged restrained dynamics' if recovery_stages else ''}). The Context is "
+                           f"unchanged; the CG state has likely left what the model was trained on")
     context.setPositions(relaxed)
     context.applyConstraints(1e-6)
-    temperature = plain(temperature_k, unit.kelvin, "temperature_k")
     if seed is None:
         context.setVelocitiesToTemperature(float(temperature))
     else:
@@ -110,6 +144,72 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
     return HandoffResult(float(deviation.max()), float(np.sqrt(np.mean(deviation ** 2))),
                          state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
                          after.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole), report.iterations)
+
+
+class HandoffError(RuntimeError):
+    """The atoms could not be made physical around the CG frame; the message has the numbers."""
+
+
+def rest_lengths(system: openmm.System) -> tuple[np.ndarray, np.ndarray]:
+    """Atom pairs (m, 2) joined by a HarmonicBondForce bond or a constraint, and their rest lengths (m,) nm."""
+    pairs, lengths = [], []
+    for force in system.getForces():
+        if isinstance(force, openmm.HarmonicBondForce):
+            for b in range(force.getNumBonds()):
+                i, j, r0, _ = force.getBondParameters(b)
+                pairs.append((i, j))
+                lengths.append(r0.value_in_unit(unit.nanometer))
+    for c in range(system.getNumConstraints()):
+        i, j, d = system.getConstraintParameters(c)
+        pairs.append((i, j))
+        lengths.append(d.value_in_unit(unit.nanometer))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(lengths, dtype=float)
+
+
+def check_atoms(system: openmm.System, positions_nm, energy_kj: float, max_bond_strain: float = 0.5,
+                max_energy_per_atom_kj: float = 100.0) -> str | None:
+    """Why the atoms at ``positions_nm`` (n, 3) with potential energy ``energy_kj`` are unphysical, or None:
+    a bond or constraint stretched or compressed by more than ``max_bond_strain`` of its rest length,
+    or more than ``max_energy_per_atom_kj`` of potential energy per atom (or a non-finite one)."""
+    x = np.asarray(positions_nm, dtype=float)
+    n = system.getNumParticles()
+    if not np.all(np.isfinite(x)) or not np.isfinite(energy_kj):
+        return "positions or energy are NaN or infinite"
+    pairs, r0 = rest_lengths(system)
+    problems = []
+    if len(pairs):
+        r = np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1)
+        strain = np.abs(r - r0) / np.maximum(r0, 1e-12)
+        worst = int(np.argmax(strain))
+        if strain[worst] > max_bond_strain:
+            i, j = pairs[worst]
+            problems.append(f"{int((strain > max_bond_strain).sum())} of {len(pairs)} bonds are off their rest length by more than "
+                            f"{max_bond_strain:.0%}; the worst, atoms {i}-{j}, is {r[worst]:.3f} nm against {r0[worst]:.3f} nm")
+    if energy_kj / n > max_energy_per_atom_kj:
+        problems.append(f"the potential energy is {energy_kj / n:.3g} kJ/mol per atom (limit {max_energy_per_atom_kj:g})")
+    return "; ".join(problems) or None
+
+
+def _settle(relax: openmm.Context, restraint, anchors, force_constant, temperature, stages, seed):
+    """Restrained Langevin dynamics, the restraint weakened stage by stage (``stages``: (fraction of
+    the force constant, steps) pairs), then back to full strength; the caller minimises afterwards."""
+    integrator = openmm.LangevinMiddleIntegrator(float(temperature), 10.0, 0.0005)
+    integrator.setRandomNumberSeed(0 if seed is None else int(seed))
+    state = relax.getState(getPositions=True)
+    dynamics = _temporary_context(relax.getSystem(), relax, integrator)
+    dynamics.setPositions(state.getPositions())
+    dynamics.setVelocitiesToTemperature(float(temperature), 0 if seed is None else int(seed))
+    for fraction, steps in stages:
+        _set_restraint(restraint, anchors, force_constant * fraction, dynamics)
+        integrator.step(int(steps))
+    _set_restraint(restraint, anchors, force_constant, relax)
+    relax.setPositions(dynamics.getState(getPositions=True).getPositions())
+
+
+def _set_restraint(restraint, anchors, force_constant, context):
+    for b in range(len(anchors)):
+        restraint.setBondParameters(b, [b], [float(force_constant), *map(float, anchors[b])])
+    restraint.updateParametersInContext(context)
 
 
 class _Counter(openmm.MinimizationReporter):
@@ -122,13 +222,26 @@ class _Counter(openmm.MinimizationReporter):
         return False
 
 
-def _temporary_context(system: openmm.System, like: openmm.Context) -> openmm.Context:
+def _problem(system, relaxed, relax, restraint, max_bond_strain, max_energy_per_atom_kj):
+    """check_atoms on the relaxed atoms, with the energy of the System's own forces (the restraint,
+    in a force group of its own where one is free, left out)."""
+    groups = 0
+    for force in system.getForces():
+        groups |= 1 << force.getForceGroup()
+    if groups & (1 << restraint.getForceGroup()):
+        groups = 0xFFFFFFFF  # no free group: the restraint's energy is counted too
+    energy = relax.getState(getEnergy=True, groups=groups).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    return check_atoms(system, relaxed.value_in_unit(unit.nanometer), energy, max_bond_strain, max_energy_per_atom_kj)
+
+
+def _temporary_context(system: openmm.System, like: openmm.Context, integrator=None) -> openmm.Context:
     """A Context for ``system`` on the platform of ``like``, with its properties where they carry over."""
     platform = like.getPlatform()
     properties = {name: platform.getPropertyValue(like, name) for name in platform.getPropertyNames()}
-    integrator = openmm.VerletIntegrator(0.001)
-    integrator.setConstraintTolerance(1e-6)
+    if integrator is None:
+        integrator = openmm.VerletIntegrator(0.001)
+        integrator.setConstraintTolerance(1e-6)
     try:
         return openmm.Context(system, integrator, platform, properties)
     except openmm.OpenMMException:
-        return openmm.Context(system, openmm.VerletIntegrator(0.001), platform)
+        return openmm.Context(system, integrator, platform)

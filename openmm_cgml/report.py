@@ -154,9 +154,12 @@ def markdown(r: dict) -> str:
     lines += ["", "## Speed (simulated time per wall second, time in `step` only)", "",
               f"CG {f(s['cg_ns_per_s'])} ns/s (step {f(s['cg_step_ps'])} ps), classical {f(s['classical_ns_per_s'])} ns/s "
               f"(step {f(s['md_step_ps'])} ps), ratio **{f(s['ratio'])}** on {s['platform']}.", "",
-              "## Hand-off to atoms", "",
-              f"Bead centres after relaxation: max {f(h['max_deviation_nm'])} nm, rms {f(h['rms_deviation_nm'])} nm from the CG "
-              f"positions; potential energy {f(h['potential_energy_before'], 5)} → {f(h['potential_energy_after'], 5)} kJ/mol, "
-              f"{f(h['potential_energy_after_steps'], 5)} kJ/mol after {h['classical_steps_after']} classical steps.", ""]
+              "## Hand-off to atoms", ""]
+    if h.get("failed"):
+        lines += [f"**The hand-off failed**: {h['reason']}", ""]
+    else:
+        lines += [f"Bead centres after relaxation: max {f(h['max_deviation_nm'])} nm, rms {f(h['rms_deviation_nm'])} nm from the CG "
+                  f"positions; potential energy {f(h['potential_energy_before'], 5)} → {f(h['potential_energy_after'], 5)} kJ/mol, "
+                  f"{f(h['potential_energy_after_steps'], 5)} kJ/mol after {h['classical_steps_after']} classical steps.", ""]
     lines += [f"![{p}]({p})" for p in r["plots"]]
     return "\n".join(lines) + "\n"

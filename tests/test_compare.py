@@ -10,7 +10,7 @@ import pytest
 import openmm_cgml
 from openmm_cgml.cli import main as cgml
 from openmm_cgml.compare import CompareSettings, compare, load_reference, standin_bundle
-from openmm_cgml.handoff import handoff
+from openmm_cgml.handoff import HandoffError, check_atoms, handoff, rest_lengths
 from openmm_cgml.mapping import BeadMapping
 from openmm_cgml.systems import peptides
 
@@ -132,3 +132,49 @@ def test_cli_compare(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["cg"]["frames"] == 4 and report["cg"]["rg2_relaxation_ps"] is None  # too short: unresolved
     assert (tmp_path / "standin.pt").is_file()
+
+
+def test_handoff_of_a_collapsed_frame_raises_and_leaves_the_context(peptide, mapping):
+    """Every bead centre on one point: physical atoms cannot put their centres there; beads four times as
+    far apart: bonds tear.  Each error has the numbers, and the Context keeps its positions (no NaN at
+    the next classical step)."""
+    context = openmm.Context(peptide.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"))
+    context.setPositions(peptide.positions)
+    x = context.getState(getPositions=True).getPositions(asNumpy=True)
+    collapsed = np.repeat(mapping.centres(x).mean(0, keepdims=True), mapping.n_beads, axis=0)
+    centres = mapping.centres(x)
+    quick = dict(max_iterations=200, recovery_stages=((1.0, 50), (0.1, 50)))
+    with pytest.raises(HandoffError, match=r"cannot be made physical around this CG frame: bead \d's centre ends 0\.\d+ nm from "
+                                           r"its CG position \(limit 0.1 nm\) .*The Context is unchanged"):
+        handoff(context, mapping, collapsed, **quick)
+    torn = centres.mean(0) + 4 * (centres - centres.mean(0))  # beads four times as far apart: bonds torn
+    with pytest.raises(HandoffError, match=r"bonds are off their rest length by more than 50%; the worst, atoms \d+-\d+, "
+                                           r"is 0\.\d+ nm against 0\.1\d+ nm; the potential energy is .* kJ/mol per atom"):
+        handoff(context, mapping, torn, **quick)
+    assert np.array_equal(context.getState(getPositions=True).getPositions(asNumpy=True), x)
+
+
+def test_check_atoms_names_the_worst_bond(peptide):
+    x = np.array(peptide.positions.value_in_unit(unit.nanometer))
+    assert check_atoms(peptide.system, x, 0.0) is None
+    pairs, r0 = rest_lengths(peptide.system)
+    i, j = pairs[0]
+    x[j] = x[i] + (x[j] - x[i]) * 3.0  # a bond three times its length
+    why = check_atoms(peptide.system, x, 0.0)
+    assert f"atoms {i}-{j}" in why and f"against {r0[0]:.3f} nm" in why
+    assert "kJ/mol per atom" in check_atoms(peptide.system, peptide.positions.value_in_unit(unit.nanometer), 1e6)
+
+
+def test_compare_marks_a_failed_handoff(peptide, mapping, bundle, tmp_path, monkeypatch):
+    """A hand-off that fails still leaves the CG-vs-MD report, marked."""
+    import openmm_cgml.compare as compare_module
+
+    def failing(*args, **kwargs):
+        raise HandoffError("handoff: the atoms cannot be made physical around this CG frame: test")
+    monkeypatch.setattr(compare_module, "handoff", failing)
+    report = compare(peptide.system, peptide.topology, peptide.positions, bundle,
+                     CompareSettings(cg_steps=5, handoff_steps=5, progress=False), mapping, tmp_path)
+    assert report["handoff"] == {"failed": True, "reason": "handoff: the atoms cannot be made physical around this CG frame: test",
+                                 "stable": False}
+    assert "**The hand-off failed**" in (tmp_path / "report.md").read_text()
+    assert report["cg"]["frames"] == 6
