@@ -2,7 +2,9 @@
 
 Both loops run without Python in between: ``CGMLIntegrator.step(n)`` loops in C++, and the bare
 ``step`` of the bundle, frozen as the C++ integrator freezes it, is looped inside a scripted wrapper.
-The propagator is the BondedDiffusion stand-in on a chain of beads of four atoms each.  Prints one
+The propagator is the BondedDiffusion stand-in on a chain of beads of four atoms each, once without
+and once with a training range that the integrator checks every step (the check's cost against the
+cheapest step there is).  Prints one
 ratio line per case and writes JSON.  ``bare_runner`` and ``per_call`` are reused by benchmarks/speed.py for
 trained bundles on real systems.
 
@@ -131,13 +133,19 @@ def main():
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        bundle = save_bundle(BondedDiffusion(timestep_ps=1.0), Path(scratch) / "bonded.pt")
+        # The same stand-in twice: without a training range, and with one that every step is checked
+        # against (CheckTrainingRange, default "warn"; generous, so that it never triggers).
+        plain = save_bundle(BondedDiffusion(timestep_ps=1.0), Path(scratch) / "bonded.pt")
+        checked = save_bundle(BondedDiffusion(timestep_ps=1.0), Path(scratch) / "checked.pt",
+                              {"training_range": {"closest_pair_nm": 1e-6, "bond_length_nm": [0.0, 10.0]}})
         for platform_name in args.platforms:
             for n in args.beads:
-                row = measure(bundle, n, platform_name, max(50, args.calls // max(1, n // 100)))
-                rows.append(row)
-                print(f"{platform_name:9s} {n:5d} beads: integrator {row['integrator_us']:8.1f} us/step, "
-                      f"bare step {row['bare_step_us']:8.1f} us, ratio {row['ratio']:.2f}")
+                for label, bundle in (("", plain), (" (training range checked)", checked)):
+                    row = measure(bundle, n, platform_name, max(50, args.calls // max(1, n // 100)))
+                    row["training_range_checked"] = bool(label)
+                    rows.append(row)
+                    print(f"{platform_name:9s} {n:5d} beads{label}: integrator {row['integrator_us']:8.1f} us/step, "
+                          f"bare step {row['bare_step_us']:8.1f} us, ratio {row['ratio']:.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command": "python benchmarks/integrator_overhead.py", "machine": host.machine(),

@@ -71,6 +71,9 @@ WEIGHTS_KEY = "weights_sha256"
 UNVERIFIED = "unverified"
 FEATURES_KEY = "atom_features"
 VOCABULARY_KEY = "vocabulary"
+# What the training data covered, which the integrator checks every step (CheckTrainingRange):
+# {"closest_pair_nm": closest non-bonded bead pair, "bond_length_nm": [shortest, longest bead bond]}.
+TRAINING_RANGE_KEY = "training_range"
 # Keys that trained bundles carry (bundles written by hand may carry none); readers use these names.
 METADATA_KEYS = {
     "format": "BUNDLE_FORMAT",
@@ -90,6 +93,7 @@ METADATA_KEYS = {
     "model_config": "network settings",
     "weights_sha256": "SHA-256 of the weights (bundle.weights_sha256), checked when the bundle loads; 'unverified' opts out",
     "torch_version": "torch version that wrote the bundle",
+    "training_range": "closest non-bonded bead pair and bead bond lengths of the training data, nm (checked every step)",
 }
 
 HEADER = "plugin/openmmapi/include/internal/CGMLContract.h"  # relative to the repository root
@@ -114,6 +118,7 @@ def cpp_header() -> str:
               f'constexpr const char* unverified = "{UNVERIFIED}";',
               f'constexpr const char* featuresKey = "{FEATURES_KEY}";',
               f'constexpr const char* vocabularyKey = "{VOCABULARY_KEY}";',
+              f'constexpr const char* trainingRangeKey = "{TRAINING_RANGE_KEY}";',
               f"constexpr int numPreserved = {len(PRESERVED)};",
               f"constexpr const char* preserved[numPreserved] = {{{strings(PRESERVED)}}};",
               "", "} // namespace CGMLContract", "} // namespace CGMLPlugin", "", "#endif /*OPENMM_CGMLCONTRACT_H_*/", ""]

@@ -36,6 +36,7 @@ def model_metadata(model, checkpoint: dict) -> dict:
         "atom_features": list(ATOM_FEATURES),
         "vocabulary": {"atomic_number": config.n_elements, "bond_count": config.max_bond_count + 1},
         "mapping": data.pop("mapping", None),
+        "training_range": data.pop("training_range", None),
         "data": data,
         "validation": {key[4:]: value for key, value in last.items() if key.startswith("val_")},
         "training": {"epoch": last.get("epoch"), "epochs_run": len(history),

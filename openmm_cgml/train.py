@@ -48,6 +48,32 @@ def measure_scales(dataset: Dataset, n_windows: int) -> tuple[float, float]:
     return max(math.sqrt(displacement / count), 1e-6), max(math.sqrt(acceleration / count), 1e-6)
 
 
+def measure_training_range(dataset: Dataset, max_windows: int = 20000) -> dict:
+    """What the training frames cover, for the integrator's CheckTrainingRange: the closest non-bonded
+    bead pair and the shortest and longest bead bond (nm), over the target frames of up to
+    ``max_windows`` windows spread over the whole set."""
+    n = len(dataset)
+    if n == 0:
+        raise ValueError("measure_training_range: the training set is empty")
+    closest, shortest, longest = math.inf, math.inf, 0.0
+    for i in sorted({int(j) for j in torch.linspace(0, n - 1, min(n, max_windows))}):
+        w = dataset[i]
+        x = w.target.to(torch.float64)
+        distance = torch.cdist(x, x)
+        i_bond, j_bond = w.bead_bonds[0], w.bead_bonds[1]
+        if i_bond.numel():
+            lengths = distance[i_bond, j_bond]
+            shortest, longest = min(shortest, float(lengths.min())), max(longest, float(lengths.max()))
+        distance.fill_diagonal_(math.inf)
+        distance[i_bond, j_bond] = math.inf
+        distance[j_bond, i_bond] = math.inf
+        closest = min(closest, float(distance.min()))
+    result = {"closest_pair_nm": closest, "windows": min(n, max_windows)}
+    if longest > 0:
+        result["bond_length_nm"] = [shortest, longest]
+    return result
+
+
 def augment_history(history: Tensor, bead_graph: Tensor, n_graphs: int, truncate_prob: float,
                     noise_nm: float) -> Tensor:
     """Cut the history of some windows short (the oldest frames replaced by copies of the first frame
@@ -198,6 +224,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
         start, best, history = state["epoch"], state["best_val"], state["history"]
     metadata = dict(data_metadata if data_metadata is not None else getattr(train_set, "metadata", None) or {})
     metadata.setdefault("train_windows", len(train_set))
+    if "training_range" not in metadata:
+        metadata["training_range"] = measure_training_range(train_set)
     metadata.setdefault("val_windows", len(val_set) if val_set is not None else 0)
     end = c.epochs if stop_after is None else min(c.epochs, start + stop_after)
     for epoch in range(start, end):

@@ -145,3 +145,24 @@ def test_nan_positions_are_named(chain):
     context.setPositions(x)
     with pytest.raises(Exception, match="the position of particle 7 is NaN or infinite; no step was taken"):
         integrator.step(1)
+
+
+def test_steps_outside_the_training_range_are_reported(chain, tmp_path):
+    """The shipped polymer model with a recorded training range that the chain leaves at once: the
+    default warns and goes on, "raise" fails the step with the beads and distances named."""
+    from openmm_cgml.bundle import load_bundle, save_bundle
+
+    module, metadata = load_bundle(shipped_model("polymer"))
+    metadata["training_range"] = {"closest_pair_nm": 5.0, "bond_length_nm": [0.0, 100.0]}
+    bundle = save_bundle(module, tmp_path / "ranged.pt", metadata)
+    context, integrator = polymer_context(chain, bundle=bundle)
+    integrator.step(2)  # warns once on standard error, steps on
+    assert context.getState().getStepCount() == 2
+    integrator = create_integrator(str(bundle), chain.topology, chain.system)
+    integrator.setProperty("CheckTrainingRange", "raise")
+    context = openmm.Context(chain.system, integrator, openmm.Platform.getPlatformByName("Reference"))
+    context.setPositions(chain.positions)
+    with pytest.raises(Exception, match=r"left what the model was trained on: beads \d+ and \d+ are [\d.]+ nm apart, closer "
+                                        r"than the training data's closest non-bonded approach of 5 nm"):
+        integrator.step(1)
+    assert context.getState().getStepCount() == 0

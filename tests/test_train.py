@@ -191,6 +191,7 @@ def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path
     assert metadata["mapping"] == {"method": "custom", "atoms_per_bead": 2}
     assert metadata["data"]["train_windows"] == 7 and set(metadata["validation"]) == {"loss", "nll", "dsm", "mse"}
     assert len(metadata["score_sigmas_nm"]) == 3 and len(metadata["weights_sha256"]) == 64
+    assert 0 < metadata["training_range"]["closest_pair_nm"] < metadata["training_range"]["bond_length_nm"][1]
     assert set(metadata) - {"note"} == set(contract.METADATA_KEYS)  # the keys the contract names, no others
     check_bundle(path)
     # A bundle whose weights were changed after export is refused.
@@ -266,3 +267,24 @@ def test_nproc_relaunches_under_torchrun(monkeypatch, tmp_path):
     assert launched == [[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                          "-m", "openmm_cgml.cli", "train", "DATA", "--config", "c.json", "--out", "out/train",
                          "--device", "cpu", "--resume", "r.pt", "--epochs", "3"]]
+
+
+def test_training_range_is_what_the_target_frames_cover():
+    """Closest non-bonded bead pair and bead bond lengths over the target frames, checked by brute force."""
+    from openmm_cgml.train import measure_training_range
+
+    windows = ChainWindows()
+    closest, lengths = float("inf"), []
+    for i in range(len(windows)):
+        w = windows[i]
+        d = torch.cdist(w.target, w.target)
+        for a in range(windows.n_beads):
+            for b in range(a + 1, windows.n_beads):
+                if b == a + 1:
+                    lengths.append(float(d[a, b]))
+                else:
+                    closest = min(closest, float(d[a, b]))
+    found = measure_training_range(windows)
+    assert found["closest_pair_nm"] == pytest.approx(closest, rel=1e-12)
+    assert found["bond_length_nm"] == pytest.approx([min(lengths), max(lengths)], rel=1e-12)
+    assert found["windows"] == len(windows)

@@ -196,7 +196,50 @@ void testBadPositions() {
     expectError("particle 5 has bead number 2147483000; bead numbers run from 0 to at most 5", [&] { makeContext(*system, integrator); });
 }
 
+/** Steps outside the training range the bundle records: warned about once, refused under "raise", or not checked. */
+void testTrainingRange() {
+    // contractBundle halves the beads' distances to their centroid every step.
+    torch::jit::Module module = makeModule(R"(
+def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, generator: Generator) -> Tensor:
+    x = history[-1]
+    c = x.mean(0, keepdim=True)
+    return c + 0.5 * (x - c)
+)", 1, 1.0);
+    auto withRange = [&](const string& range) { return bundleWithMetadata(module, ", \"training_range\": " + range); };
+    string bundle = withRange("{\"closest_pair_nm\": 0.05, \"bond_length_nm\": [0.1, 0.5]}");
+    // The start's bead bonds are 0.37 and 0.30 nm: the first step is inside, the second leaves (0.09 nm).
+    Run raising(bundle, 1.0, 0, NULL, {{"CheckTrainingRange", "raise"}});
+    raising.integrator.step(1);
+    vector<Vec3> before = raising.positions();
+    expectError("the CG state has left what the model was trained on: bonded beads 0 and 1 are 0.09", [&] { raising.integrator.step(1); });
+    assertSame(before, raising.positions());
+    ASSERT_EQUAL(1, raising.context->getState(0).getStepCount());
+    Run warning(bundle, 1.0);  // the default warns once and goes on
+    warning.integrator.step(4);
+    ASSERT_EQUAL(4, warning.context->getState(0).getStepCount());
+    Run unchecked(bundle, 1.0, 0, NULL, {{"CheckTrainingRange", "off"}});
+    unchecked.integrator.step(4);
+    // Non-bonded pairs: with only beads 0-1 bonded, beads 1 and 2 (0.30 nm at the start) come within 0.074 nm at the second step.
+    unique_ptr<System> system(makeSystem());
+    CGMLIntegrator close(withRange("{\"closest_pair_nm\": 0.1}"), 1.0);
+    close.setBeadAssignment(beadOf);
+    close.setAtomBonds({{1, 2}});
+    close.setProperty("CheckTrainingRange", "raise");
+    unique_ptr<Context> context = makeContext(*system, close);
+    context->setPositions(startPositions());
+    expectError("beads 1 and 2 are 0.07", [&] { close.step(3); });
+    expectError("closer than the training data's closest non-bonded approach of 0.1 nm", [&] { close.step(1); });
+    expectError("needs a positive closest_pair_nm", [&] { CGMLIntegrator(withRange("{\"closest_pair_nm\": -1}"), 1.0); });
+    expectError("needs bond_length_nm as [shortest, longest]", [&] {
+        CGMLIntegrator(withRange("{\"closest_pair_nm\": 0.1, \"bond_length_nm\": [0.5, 0.1]}"), 1.0);
+    });
+    expectError("CheckTrainingRange must be \"warn\", \"raise\" or \"off\"", [] {
+        CGMLIntegrator(driftBundle(1.0), 1.0).setProperty("CheckTrainingRange", "yes");
+    });
+}
+
 void testReliability() {
+    testTrainingRange();
     testCheckpointContinuesExactly();
     testCheckpointRefused();
     testRandomStreamPerIntegrator();

@@ -114,6 +114,11 @@ public:
      *   threads only compete with other work); "0" follows the CPU platform's own Threads
      *   property (1 on the Reference platform).  The caller's torch thread count is restored
      *   after every step.
+     * - "CheckTrainingRange": "warn" (the default), "raise" or "off".  Every step is checked
+     *   against the training data's range the bundle records (metadata training_range): no
+     *   non-bonded bead pair closer than the closest approach seen in training, no bead bond
+     *   outside the bond lengths seen.  "warn" reports the first step outside once (standard
+     *   error) and goes on; "raise" fails that step, leaving the Context as it was.
      *
      * Options cannot change once a Context uses the integrator.
      */

@@ -90,6 +90,25 @@ string CGMLBundle::weightsSha256(const torch::jit::Module& module) {
     return digest.hexDigest();
 }
 
+/** The training range (metadata training_range): a positive closest pair and an ordered pair of bond lengths, nm. */
+static void readTrainingRange(CGMLBundle& bundle, const CGMLJson* range) {
+    if (range == nullptr || range->kind == CGMLJson::Null)
+        return;
+    const string what = string("CGMLIntegrator: the bundle's metadata '") + CGMLContract::trainingRangeKey + "' ";
+    const CGMLJson* closest = range->find("closest_pair_nm");
+    const CGMLJson* bonds = range->find("bond_length_nm");
+    if (closest == nullptr || closest->kind != CGMLJson::Number || !(closest->number > 0))
+        throw OpenMMException(what + "needs a positive closest_pair_nm");
+    bundle.closestPairNm = closest->number;
+    if (bonds != nullptr) {
+        if (bonds->kind != CGMLJson::Array || bonds->items.size() != 2 || bonds->items[0].kind != CGMLJson::Number ||
+            bonds->items[1].kind != CGMLJson::Number || !(0 <= bonds->items[0].number && bonds->items[0].number <= bonds->items[1].number))
+            throw OpenMMException(what + "needs bond_length_nm as [shortest, longest]");
+        bundle.bondMinNm = bonds->items[0].number;
+        bundle.bondMaxNm = bonds->items[1].number;
+    }
+}
+
 /** Checks the weights against the digest metadata.json records, and reads the atom features the bundle was trained with. */
 static void readMetadata(CGMLBundle& bundle) {
     CGMLJson metadata = CGMLJson::parse(bundle.metadata, string("CGMLIntegrator: the bundle's ") + CGMLContract::metadataFile);
@@ -107,6 +126,7 @@ static void readMetadata(CGMLBundle& bundle) {
             throw OpenMMException("CGMLIntegrator: the bundle's weights do not match the SHA-256 its metadata records (" + recorded->text +
                                   ", found " + actual + "): the file is corrupt or was altered");
     }
+    readTrainingRange(bundle, metadata.find(CGMLContract::trainingRangeKey));
     const CGMLJson* features = metadata.find(CGMLContract::featuresKey);
     if (features == nullptr)
         return;

@@ -12,7 +12,7 @@ using std::string;
 using std::vector;
 
 CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : randomNumberSeed(0), restored(false) {
-    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}, {"Threads", "1"}};
+    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}, {"Threads", "1"}, {"CheckTrainingRange", "warn"}};
     bundleBytes = CGMLBundle::readBytes(bundle);
     parsed = std::make_unique<CGMLBundle>(bundleBytes);
     setStepSize(stepSize);
@@ -91,6 +91,8 @@ void CGMLIntegrator::setProperty(const string& name, const string& value) {
     }
     if (name == "useCUDAGraphs" && value != "true" && value != "false")
         throw OpenMMException("CGMLIntegrator: useCUDAGraphs must be \"true\" or \"false\", got \"" + value + "\"");
+    if (name == "CheckTrainingRange" && value != "warn" && value != "raise" && value != "off")
+        throw OpenMMException("CGMLIntegrator: CheckTrainingRange must be \"warn\", \"raise\" or \"off\", got \"" + value + "\"");
     if (name == "CUDAGraphWarmupSteps" || name == "Threads") {
         size_t end = 0;
         int count = -1;

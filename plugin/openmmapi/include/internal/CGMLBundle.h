@@ -69,6 +69,8 @@ public:
     std::vector<std::string> featureNames;
     /** How many values each feature column takes (metadata vocabulary; -1 where unrecorded). */
     std::vector<long long> vocabulary;
+    /** The training data's closest non-bonded bead pair and bead bond lengths, nm (metadata training_range; 0 where unrecorded). */
+    double closestPairNm = 0, bondMinNm = 0, bondMaxNm = 0;
 };
 
 } // namespace CGMLPlugin

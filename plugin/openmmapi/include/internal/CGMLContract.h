@@ -17,6 +17,7 @@ constexpr const char* weightsKey = "weights_sha256";
 constexpr const char* unverified = "unverified";
 constexpr const char* featuresKey = "atom_features";
 constexpr const char* vocabularyKey = "vocabulary";
+constexpr const char* trainingRangeKey = "training_range";
 constexpr int numPreserved = 4;
 constexpr const char* preserved[numPreserved] = {"embed", "step", "history_length", "timestep_ps"};
 

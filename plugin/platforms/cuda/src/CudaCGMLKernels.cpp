@@ -101,6 +101,7 @@ void CudaIntegrateCGMLStepKernel::initialize(const System& system, const CGMLInt
     bundle.reset(new CGMLBundle(integrator.getBundle(), device));
     embedding = bundle->embed(*beads);
     beadBonds = beads->beadBondIndex.to(device);
+    trainingRange.reset(new CGMLGuard(*bundle, *beads, integrator.getProperties().at("CheckTrainingRange")));
     history.reset(new CGMLHistory(bundle->historyLength, beads->numBeads, device));
 }
 
@@ -161,6 +162,10 @@ void CudaIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLIntegr
     // Another integrator may have moved the atoms since our last step (CompoundIntegrator).
     const torch::Tensor& frames = history->prepare(current, context.getStepCount());
     torch::Tensor next = takeStep(frames, context.getStepCount());
+    if (trainingRange->active()) {
+        torch::Tensor host = next.to(torch::kCPU);  // the check runs on the host
+        trainingRange->apply(host.data_ptr<double>());
+    }
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
     torch::Tensor displacement = rows.perRow(next - current);

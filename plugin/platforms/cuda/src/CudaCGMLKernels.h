@@ -5,6 +5,7 @@
 #include "CudaCGMLAtoms.h"
 #include "internal/CGMLBeads.h"
 #include "internal/CGMLBundle.h"
+#include "internal/CGMLGuard.h"
 #include "internal/CGMLHistory.h"
 #include "internal/CGMLRandom.h"
 #include "openmm/cuda/CudaContext.h"
@@ -48,6 +49,7 @@ private:
     bool slotsShifted;
     torch::Tensor embedding, beadBonds;
     std::unique_ptr<CGMLRandom> random;  // a CUDA generator of the kernel's own
+    std::unique_ptr<CGMLGuard> trainingRange;
     bool useGraphs;
     int warmupSteps;
     std::unique_ptr<StepGraph> graph;

@@ -26,6 +26,7 @@ void ReferenceIntegrateCGMLStepKernel::initialize(const System& system, const CG
     history.reset(new CGMLHistory(integrator.getHistoryLength(), beads->numBeads, torch::kCPU));
     random.reset(new CGMLRandom(at::make_generator<at::CPUGeneratorImpl>(), chooseSeed(integrator.getRandomNumberSeed())));
     threads = -1;
+    trainingRange.reset(new CGMLGuard(integrator.getParsedBundle(), *beads, integrator.getProperties().at("CheckTrainingRange")));
 }
 
 torch::Tensor ReferenceIntegrateCGMLStepKernel::beadCentres(const vector<Vec3>& positions) const {
@@ -65,6 +66,7 @@ void ReferenceIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLI
         next = integrator.getParsedBundle().step(embedding, frames, beads->beadBondIndex, random->forStep(context.getStepCount()),
                                                  beads->numBeads);
     }
+    trainingRange->apply(next.data_ptr<double>());
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
     const double* from = current.data_ptr<double>();

@@ -3,6 +3,7 @@
 
 #include "CGMLKernels.h"
 #include "internal/CGMLBeads.h"
+#include "internal/CGMLGuard.h"
 #include "internal/CGMLHistory.h"
 #include "internal/CGMLRandom.h"
 #include <memory>
@@ -27,6 +28,7 @@ private:
     std::unique_ptr<CGMLBeads> beads;
     std::unique_ptr<CGMLHistory> history;
     std::unique_ptr<CGMLRandom> random;
+    std::unique_ptr<CGMLGuard> trainingRange;
     torch::Tensor embedding;
     int threads;
 };
