@@ -166,3 +166,25 @@ def test_steps_outside_the_training_range_are_reported(chain, tmp_path):
                                         r"than the training data's closest non-bonded approach of 5 nm"):
         integrator.step(1)
     assert context.getState().getStepCount() == 0
+
+
+def test_reporters_show_the_bead_centres_temperature(chain, tmp_path):
+    """StateDataReporter's temperature during CG steps is 2 K_beads / (3 n_beads k_B): the bead centres'
+    own temperature, not their kinetic energy spread over every atom's degrees of freedom."""
+    integrator = create_integrator(str(shipped_model("polymer")), chain.topology, chain.system)
+    integrator.setRandomNumberSeed(2)
+    simulation = openmm.app.Simulation(chain.topology, chain.system, integrator, openmm.Platform.getPlatformByName("Reference"))
+    simulation.context.setPositions(chain.positions)
+    log = tmp_path / "log.csv"
+    simulation.reporters.append(openmm.app.StateDataReporter(str(log), 1, temperature=True))
+    simulation.step(3)
+    reported = float(log.read_text().splitlines()[-1])
+    mapping = openmm_cgml.BeadMapping.of_integrator(integrator, chain.system)
+    v = simulation.context.getState(getVelocities=True).getVelocities(asNumpy=True)._value
+    masses = np.asarray(mapping.atom_masses)
+    beads = np.asarray(mapping.bead_of_atom)
+    momentum = np.zeros((mapping.n_beads, 3))
+    np.add.at(momentum, beads, masses[:, None] * v)
+    kinetic = 0.5 * (momentum ** 2).sum(1) / mapping.bead_masses()
+    boltzmann = 0.00831446261815324  # kJ/mol/K
+    assert reported == pytest.approx(2 * kinetic.sum() / (3 * mapping.n_beads * boltzmann), rel=1e-4)

@@ -142,6 +142,11 @@ protected:
     void cleanup();
     std::vector<std::string> getKernelNames();
     void stateChanged(OpenMM::State::DataType changed);
+    /**
+     * The kinetic energy of the bead centres (moving with the bead displacement over the last step
+     * divided by the step size), scaled by the System's degrees of freedom over the bead centres'
+     * (3 per bead), so that the temperature reporters compute is the bead centres' temperature.
+     */
     double computeKineticEnergy();
     bool kineticEnergyRequiresForce() const {
         return false;

@@ -35,7 +35,8 @@ public:
      */
     virtual void execute(OpenMM::ContextImpl& context, const CGMLIntegrator& integrator) = 0;
     /**
-     * Compute the kinetic energy of the bead centres of mass.
+     * Compute the kinetic energy of the bead centres of mass, scaled to the System's degrees of
+     * freedom (CGMLBeads::kineticScale), so that reporters show the bead centres' temperature.
      */
     virtual double computeKineticEnergy(OpenMM::ContextImpl& context, const CGMLIntegrator& integrator) = 0;
     /**

@@ -1,6 +1,7 @@
 #include "internal/CGMLBeads.h"
 #include "CGMLIntegrator.h"
 #include "internal/CGMLBundle.h"
+#include "openmm/CMMotionRemover.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <set>
@@ -79,6 +80,16 @@ CGMLBeads::CGMLBeads(const OpenMM::System& system, const CGMLIntegrator& integra
     for (int b = 0; b < numBeads; b++)
         if (!(beadMass[b] > 0))
             throw OpenMMException("CGMLIntegrator: bead " + to_string(b) + " has zero total mass; its centre is undefined");
+
+    int dof = 0;
+    for (int i = 0; i < n; i++)
+        if (particleMass[i] > 0)
+            dof += 3;
+    dof -= system.getNumConstraints();
+    for (int f = 0; f < system.getNumForces(); f++)
+        if (dynamic_cast<const OpenMM::CMMotionRemover*>(&system.getForce(f)) != NULL)
+            dof -= 3;
+    kineticScale = (numBeads > 0 && dof > 0) ? dof / (3.0 * numBeads) : 1.0;
 
     const vector<vector<int> >& features = integrator.getAtomFeatures();
     const CGMLBundle& bundle = integrator.getParsedBundle();

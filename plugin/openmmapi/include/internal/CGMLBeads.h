@@ -25,6 +25,13 @@ public:
     std::vector<double> particleMass;
     std::vector<double> beadMass;
     std::vector<std::pair<int, int> > beadBonds;
+    /**
+     * Degrees of freedom of the System as OpenMM's reporters count them (3 per massive particle,
+     * less constraints, less 3 with a CMMotionRemover) over those of the bead centres (3 per bead).
+     * The kinetic energy of the bead centres times this is what the integrator reports, so that a
+     * reporter's temperature (2 K / (dof k_B)) is the bead centres' own temperature.
+     */
+    double kineticScale;
     torch::Tensor atomFeatures;   // int64 (n_atoms, F)
     torch::Tensor atomBonds;      // int64 (2, E)
     torch::Tensor beadOfAtom;     // int64 (n_atoms,)

@@ -234,7 +234,7 @@ void CudaIntegrateCGMLStepKernel::recordStep(const torch::Tensor& frames, long l
 double CudaIntegrateCGMLStepKernel::computeKineticEnergy(ContextImpl& context, const CGMLIntegrator& integrator) {
     waitForOpenMM();
     TorchContext scope(torchContext);
-    return currentSlots().kineticEnergy(atoms().velocities());
+    return currentSlots().kineticEnergy(atoms().velocities()) * beads->kineticScale;
 }
 
 void CudaIntegrateCGMLStepKernel::resetHistory() {

@@ -93,7 +93,7 @@ double ReferenceIntegrateCGMLStepKernel::computeKineticEnergy(ContextImpl& conte
     double energy = 0;
     for (int b = 0; b < beads->numBeads; b++)
         energy += 0.5 * momentum[b].dot(momentum[b]) / beads->beadMass[b];
-    return energy;
+    return energy * beads->kineticScale;
 }
 
 void ReferenceIntegrateCGMLStepKernel::resetHistory() {
