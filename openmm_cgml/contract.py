@@ -93,6 +93,7 @@ METADATA_KEYS = {
     "model_config": "network settings",
     "weights_sha256": "SHA-256 of the weights (bundle.weights_sha256), checked when the bundle loads; 'unverified' opts out",
     "torch_version": "torch version that wrote the bundle",
+    "verdict": "a short validation rollout against held-out classical runs: usable or not, and why (verdict.judge)",
     "training_range": "closest non-bonded bead pair and bead bond lengths of the training data, nm (checked every step)",
 }
 

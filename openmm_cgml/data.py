@@ -183,11 +183,16 @@ def read_dataset(dataset_dir) -> dict:
     return json.loads(path.read_text())
 
 
-def run_paths(dataset_dir, split: str) -> list[Path]:
+def run_names(dataset_dir, split: str) -> list[str]:
+    """The names of the runs of one split of a dataset."""
     splits = read_dataset(dataset_dir)["splits"]
     if split not in splits:
         raise ValueError(f"dataset '{dataset_dir}' has no split '{split}'; it has {sorted(splits)}")
-    return [Path(dataset_dir) / "trajectories" / f"{name}.h5" for name in splits[split]]
+    return list(splits[split])
+
+
+def run_paths(dataset_dir, split: str) -> list[Path]:
+    return [Path(dataset_dir) / "trajectories" / f"{name}.h5" for name in run_names(dataset_dir, split)]
 
 
 def load_split(dataset_dir, split: str, mapping_method: str = "residue") -> list[BeadTrajectory]:

@@ -13,8 +13,10 @@ import torch
 from . import contract
 from .bundle import check_bundle, load_bundle, save_bundle, weights_sha256
 from .checkpoint import model_from_checkpoint
+from .data import load_windows, run_names
 from .features import ATOM_FEATURES
 from .nn import ModelConfig, Propagator
+from .train import measure_training_range
 
 
 def model_metadata(model, checkpoint: dict) -> dict:
@@ -37,6 +39,7 @@ def model_metadata(model, checkpoint: dict) -> dict:
         "vocabulary": {"atomic_number": config.n_elements, "bond_count": config.max_bond_count + 1},
         "mapping": data.pop("mapping", None),
         "training_range": data.pop("training_range", None),
+        "verdict": None,  # cgml export --data DATASET judges the bundle (verdict.judge)
         "data": data,
         "validation": {key[4:]: value for key, value in last.items() if key.startswith("val_")},
         "training": {"epoch": last.get("epoch"), "epochs_run": len(history),
@@ -82,6 +85,31 @@ def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool
     path = save_bundle(torch.jit.script(model), out, updated)
     check_bundle(path)
     return path
+
+
+def record_training_range(bundle, dataset_dir) -> Path:
+    """Measure the training range (``train.measure_training_range``) on the train split of the dataset
+    a bundle was trained on, and write it into the bundle's metadata: for bundles exported before the
+    range was recorded.  The split must hold the runs the bundle's metadata says it was trained on."""
+    module, metadata = load_bundle(bundle)
+    data = metadata.get("data") or {}
+    runs = run_names(dataset_dir, "train")
+    if data.get("runs") is not None and sorted(data["runs"]) != sorted(runs):
+        raise ValueError(f"record_training_range: '{bundle}' was trained on runs {data['runs']}, but the train split of "
+                         f"'{dataset_dir}' holds {runs}")
+    mapping = metadata.get("mapping") or "residue"
+    windows = load_windows(dataset_dir, "train", module.history_length, module.timestep_ps,
+                           mapping.get("method") if isinstance(mapping, dict) else mapping)
+    metadata["training_range"] = measure_training_range(windows)
+    return save_bundle(module, bundle, metadata)
+
+
+def record_verdict(bundle, verdict: dict) -> Path:
+    """Write a verdict (``verdict.judge``) into a bundle's metadata; the weights stay as they are."""
+    module, metadata = load_bundle(bundle)
+    metadata["verdict"] = {key: verdict[key] for key in ("usable", "line", "reasons", "figures", "split",
+                                                          "steps_per_run", "runs_per_molecule", "seed")}
+    return save_bundle(module, bundle, metadata)
 
 
 def _with_sampler(model, state: dict, score_calls: int | None, score_noise: bool | None):

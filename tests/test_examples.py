@@ -42,10 +42,16 @@ def test_compare_example_writes_a_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_new_pdb_example_end_to_end(tmp_path):
+def test_train_new_pdb_example_ends_in_a_verdict(tmp_path):
+    """The new-PDB path on a capped peptide no shipped model has seen (ACE-VAL-SER-LYS-NME): reference
+    runs, training, export, and a verdict in the bundle, not a crash."""
     from openmm_cgml.bundle import check_bundle
-    from openmm_cgml.systems.peptides import shipped_pdb
+    from openmm_cgml.systems.peptides import build_extended
 
-    bundle = _example("train_new_pdb").main([str(shipped_pdb()), "--out", str(tmp_path), "--runs", "3",
+    pdb = tmp_path / "vsk.pdb"
+    pdb.write_text(build_extended("VSK"))
+    bundle = _example("train_new_pdb").main([str(pdb), "--out", str(tmp_path / "out"), "--runs", "3",
                                             "--production-ps", "20", "--epochs", "1"])
-    check_bundle(bundle)
+    verdict = check_bundle(bundle)[1]["verdict"]
+    assert verdict["line"].startswith("verdict: usable" if verdict["usable"] else "verdict: NOT usable: ")
+    assert verdict["figures"]["steps"] > 0

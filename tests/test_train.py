@@ -245,10 +245,29 @@ def test_command_line_trains_on_the_sample_dataset_and_exports(tmp_path):
     config.write_text(json.dumps({"model": {"history_length": 2, **SMALL},
                                   "train": {"epochs": 1, "cg_step_ps": 10.0, "mapping": "residue"}}))
     assert main(["train", str(sample), "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
-    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.pt")]) == 0
+    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.pt"), "--data", str(sample),
+                 "--verdict-steps", "10", "--platform", "CPU"]) == 0
     module, metadata = load_bundle(tmp_path / "model.pt")
     assert module.timestep_ps == pytest.approx(10.0)  # the dataset's CG step wins over the config's
     assert metadata["history_length"] == 2 and "residue" in json.dumps(metadata)
+    # The verdict: a rollout from the validation run's start, against that run (one epoch: judged, not trusted).
+    verdict = metadata["verdict"]
+    assert verdict["line"].startswith("verdict: usable" if verdict["usable"] else "verdict: NOT usable: ")
+    assert verdict["figures"]["steps"] == 10 and verdict["split"] == "validation"
+    assert verdict["figures"]["rg_mean_nm"]["md"] > 0 and verdict["figures"]["bond_js_bits"] >= 0
+    # A bundle exported before the training range was recorded gets the range training measured.
+    from openmm_cgml.bundle import save_bundle
+    from openmm_cgml.export import record_training_range
+
+    old = dict(metadata, training_range=None)
+    save_bundle(module, tmp_path / "old.pt", old)
+    record_training_range(tmp_path / "old.pt", sample)
+    measured, trained = load_bundle(tmp_path / "old.pt")[1]["training_range"], metadata["training_range"]
+    assert measured["closest_pair_nm"] == pytest.approx(trained["closest_pair_nm"], rel=1e-12)
+    assert measured["bond_length_nm"] == pytest.approx(trained["bond_length_nm"], rel=1e-12)
+    with pytest.raises(ValueError, match="was trained on runs"):
+        save_bundle(module, tmp_path / "other.pt", dict(old, data=dict(old["data"], runs=["X"])))
+        record_training_range(tmp_path / "other.pt", sample)
 
 
 def test_nproc_relaunches_under_torchrun(monkeypatch, tmp_path):
@@ -288,3 +307,18 @@ def test_training_range_is_what_the_target_frames_cover():
     assert found["closest_pair_nm"] == pytest.approx(closest, rel=1e-12)
     assert found["bond_length_nm"] == pytest.approx([min(lengths), max(lengths)], rel=1e-12)
     assert found["windows"] == len(windows)
+
+
+def test_verdict_names_every_limit_it_fails():
+    from openmm_cgml.verdict import _reasons
+
+    good = {"finite": True, "rg_mean_nm": {"cg": 1.02, "md": 1.0}, "rg_std_nm": {"cg": 0.1, "md": 0.1},
+            "bond_js_bits": 0.05, "pair_js_bits": 0.05, "close_contact_ratio": 1.0, "frames_below_training_closest": 0}
+    assert _reasons(good) == []
+    bad = dict(good, rg_mean_nm={"cg": 1.3, "md": 1.0}, rg_std_nm={"cg": 0.01, "md": 0.1}, bond_js_bits=0.5,
+               close_contact_ratio=12.0, frames_below_training_closest=3)
+    reasons = _reasons(bad)
+    assert reasons == ["mean Rg +30% off the classical runs (limit ±10%)", "Rg spread 0.10x the classical runs' (limits 0.5-2.0x)",
+                       "JS of bond lengths 0.50 bits (limit 0.2)", "12.0x the expected close contacts (limit 5.0x)",
+                       "3 frames with beads closer than in any training frame"]
+    assert _reasons(dict(good, finite=False)) == ["positions became NaN or infinite"]

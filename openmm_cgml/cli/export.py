@@ -3,7 +3,8 @@ re-exported with other sampler settings; checked once."""
 from __future__ import annotations
 
 from ..bundle import is_bundle, load_bundle
-from ..export import export_bundle, export_checkpoint
+from ..export import export_bundle, export_checkpoint, record_training_range, record_verdict
+from .options import add_platform
 
 
 def add_parser(commands):
@@ -15,6 +16,13 @@ def add_parser(commands):
     parser.add_argument("--score-calls", type=int, help="refinement calls per step (default: as trained)")
     parser.add_argument("--score-noise", choices=["on", "off"],
                         help="Langevin refinement: noise on every call but the last (default: as trained)")
+    parser.add_argument("--data", help="the dataset (cgml reference) the model was trained on: its held-out runs judge the "
+                                       "bundle (a short rollout against them; the verdict, usable or not and why, goes "
+                                       "into the metadata), and a bundle without a training range gets it measured on "
+                                       "the train split")
+    parser.add_argument("--verdict-split", default="validation", help="the dataset's split to judge on (default validation)")
+    parser.add_argument("--verdict-steps", type=int, default=200, help="CG steps per held-out run (default 200)")
+    add_platform(parser)  # of the verdict's rollouts
     return parser
 
 
@@ -25,8 +33,16 @@ def run(args) -> int:
     else:
         path = export_checkpoint(args.checkpoint, args.out, check=not args.no_check, score_calls=args.score_calls,
                                  score_noise=noise)
+    if args.data:
+        from ..verdict import judge  # runs the integrator: the plugin is loaded only here
+
+        if load_bundle(path)[1].get("training_range") is None:
+            record_training_range(path, args.data)
+        verdict = judge(path, args.data, args.verdict_split, args.verdict_steps, platform=args.platform)
+        record_verdict(path, verdict)
     _, metadata = load_bundle(path)
     print(f"wrote {path}: k={metadata['history_length']}, CG step {metadata['timestep_ps']} ps, "
           f"{metadata['score_calls']} score calls, validation {metadata['validation']}, "
           f"weights sha256 {metadata['weights_sha256'][:16]}")
+    print((metadata.get("verdict") or {}).get("line") or "no verdict: pass --data DATASET to judge the bundle on held-out runs")
     return 0
