@@ -2,7 +2,8 @@
 
 A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``, where PATH is a
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
-lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.
+lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
+may also be the JSON of ``benchmarks/speed.py`` or ``benchmarks/integrator_overhead.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 
@@ -23,8 +24,55 @@ KEY_FIGURES = ("mean Rg, R²", "by integral, Pearson", "τ_CG/τ_MD by integral"
                "JS of bond angles", "below MD's 0.1%", "MSD at 100 ps", "MSD at 1000 ps")
 
 
+def _number(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def speed_table(r: dict) -> str:
+    """The rows of benchmarks/speed.py's JSON: (a) CG over classical, (b) integrator over bare step,
+    (e) the Threads property, (c) step time by size and its growth, (d) peak memory."""
+    rows = [f"`{r['command']}` (torch threads and OpenMM CPU threads: {r['threads']}; {r['cpus']} cores, no GPU)", "",
+            "| figure | measured | target |", "|---|---:|---:|"]
+    for v in r["versus_classical"]:
+        what = f"{v['system']} ({v['atoms']} atoms, {v['beads']} beads, CG step {v['cg_step_ps']:g} ps), {v['platform']}"
+        target = "≥ 10⁴" if v["cg_step_ps"] >= 1000 and v["platform"] == "CPU" else ""
+        rows.append(f"| {what}: CG / classical simulated time per wall second | {_number(v['speed_ratio'])} "
+                    f"({_number(v['cg_ps_per_s'])} vs {_number(v['classical_ps_per_s'])} ps/s) | {target} |")
+    rows.append("| integrator step / bare bundle `step`, the rows above | "
+                + ", ".join(f"{v['integrator_over_bare']:.3f}" for v in r["versus_classical"]) + " | ≤ 1.2 |")
+    threads = r.get("threads_property")
+    if threads:
+        for load in ("idle", "one busy process"):
+            t, all_cores = threads[load], f"threads_{threads['cores']}_ms"
+            rows.append(f"| polymer step, integrator property Threads = 1 / {threads['cores']} ({load}) | "
+                        f"{t['threads_1_ms']:.2f} / {t[all_cores]:.2f} ms | |")
+    sizes = r.get("scaling") or []
+    if sizes:
+        rows.append("| CG step at " + " / ".join(f"{s['beads']}" for s in sizes) + " beads (polymer model, sizes timed in "
+                    "alternation) | " + " / ".join(_number(s['integrator_step_ms']) for s in sizes) + " ms | |")
+        if "growth_1e3_to_1e4" in r:
+            rows.append(f"| growth from 10³ to 10⁴ beads | {r['growth_1e3_to_1e4']:.2f} | ≤ 12 |")
+        if all("peak_rss_mb" in s for s in sizes):
+            rows.append("| peak memory at " + " / ".join(f"{s['beads']}" for s in sizes) + " beads (RSS) | "
+                        + " / ".join(f"{s['peak_rss_mb']:.0f}" for s in sizes) + " MB | |")
+    return "\n".join(rows) + "\n"
+
+
+def overhead_table(r: dict) -> str:
+    """The rows of benchmarks/integrator_overhead.py's JSON."""
+    rows = [f"`{r['command']}`", "", "| platform | beads | training range checked | integrator (µs/step) | bare step (µs) | ratio |",
+            "|---|---:|---|---:|---:|---:|"]
+    rows += [f"| {x['platform']} | {x['beads']} | {'yes' if x.get('training_range_checked') else 'no'} | "
+             f"{x['integrator_us']:.1f} | {x['bare_step_us']:.1f} | {x['ratio']:.2f} |" for x in r["rows"]]
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "versus_classical" in results:
+        return speed_table(results)
+    if "integrator_overhead" in results.get("command", ""):
+        return overhead_table(results)
     lines = (output.polymer_lines if results["benchmark"] == "polymer" else output.peptide_lines)(results["summary"])
     model = results["model"]
     name = Path(model["path"]).name if "path" in model else f"stand-in `{model['stand_in']}`"
