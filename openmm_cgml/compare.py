@@ -166,10 +166,14 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
     except HandoffError as error:  # the CG side of the report stands; the hand-off is marked failed
         result = {"failed": True, "reason": str(error), "stable": False}
     else:
-        compound.step(s.handoff_steps)
-        energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        result.update(failed=False, classical_steps_after=s.handoff_steps, potential_energy_after_steps=energy,
-                      stable=bool(math.isfinite(energy)))
+        try:
+            compound.step(s.handoff_steps)
+            energy = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        except openmm.OpenMMException as error:  # e.g. NaN coordinates: the classical steps after the hand-off failed
+            result.update(failed=True, reason=f"the classical steps after the hand-off failed: {error}", stable=False)
+        else:
+            result.update(failed=False, classical_steps_after=s.handoff_steps, potential_energy_after_steps=energy,
+                          stable=bool(math.isfinite(energy)))
 
     side = stored if stored is not None else classical
     bonds = mapping.bead_bonds(atom_bonds(topology))

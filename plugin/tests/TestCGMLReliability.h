@@ -77,6 +77,12 @@ void testCheckpointRefused() {
         context->createCheckpoint(theirs);
         expectError("holds a history of 2 frames of 2 beads, this integrator needs 2 of 3", [&] { load(theirs.str()); });
     }
+    {
+        Run otherLength(noiseBundle(1.0), 1.0);  // k = 3
+        stringstream theirs;
+        otherLength.context->createCheckpoint(theirs);
+        expectError("holds a history of 3 frames of 3 beads, this integrator needs 2 of 3", [&] { load(theirs.str()); });
+    }
     // After all that, the good checkpoint still continues the run exactly.
     vector<Vec3> expected = runSteps(run, 0);
     load(bytes);
