@@ -126,8 +126,11 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
 
     relaxed, problem = relax_atoms()
     if problem and recovery_stages:
-        _settle(relax, restraint, anchors, force_constant, temperature, recovery_stages, seed)
-        relaxed, problem = relax_atoms()
+        failed = _settle(relax, restraint, anchors, force_constant, temperature, recovery_stages, seed)
+        if failed:
+            problem += "; " + failed
+        else:
+            relaxed, problem = relax_atoms()
     del relax
     if problem:
         raise HandoffError(f"handoff: the atoms cannot be made physical around this CG frame: {problem} (after restrained "
@@ -192,18 +195,25 @@ def check_atoms(system: openmm.System, positions_nm, energy_kj: float, max_bond_
 
 def _settle(relax: openmm.Context, restraint, anchors, force_constant, temperature, stages, seed):
     """Restrained Langevin dynamics, the restraint weakened stage by stage (``stages``: (fraction of
-    the force constant, steps) pairs), then back to full strength; the caller minimises afterwards."""
+    the force constant, steps) pairs), then back to full strength; the caller minimises afterwards.
+    Returns why the dynamics failed (``relax`` then keeps its positions), or None."""
     integrator = openmm.LangevinMiddleIntegrator(float(temperature), 10.0, 0.0005)
     integrator.setRandomNumberSeed(0 if seed is None else int(seed))
     state = relax.getState(getPositions=True)
     dynamics = _temporary_context(relax.getSystem(), relax, integrator)
     dynamics.setPositions(state.getPositions())
     dynamics.setVelocitiesToTemperature(float(temperature), 0 if seed is None else int(seed))
-    for fraction, steps in stages:
-        _set_restraint(restraint, anchors, force_constant * fraction, dynamics)
-        integrator.step(int(steps))
-    _set_restraint(restraint, anchors, force_constant, relax)
+    try:
+        for fraction, steps in stages:
+            _set_restraint(restraint, anchors, force_constant * fraction, dynamics)
+            integrator.step(int(steps))
+    except openmm.OpenMMException as error:  # e.g. NaN: the atoms were too far gone for dynamics
+        reason = str(error).split("  For more information")[0].rstrip()
+        return f"the restrained dynamics of the recovery failed ({reason})"
+    finally:
+        _set_restraint(restraint, anchors, force_constant, relax)
     relax.setPositions(dynamics.getState(getPositions=True).getPositions())
+    return None
 
 
 def _set_restraint(restraint, anchors, force_constant, context):
