@@ -51,4 +51,6 @@ def run(args) -> int:
     s = report["speed"]
     print(f"report: {Path(args.out) / 'report.md'}; Rg CG {report['cg']['rg_mean_nm']:.3f} nm vs classical "
           f"{report['classical']['rg_mean_nm']:.3f} nm; speed ratio {s['ratio']:.3g}")
+    if report["handoff"].get("failed"):
+        print(f"the hand-off to atoms failed (the report marks it): {report['handoff']['reason']}")
     return 0
