@@ -22,6 +22,7 @@ import numpy as np
 import openmm
 
 from openmm_cgml import create_integrator, shipped_model
+from openmm_cgml.bundle import load_bundle
 from openmm_cgml.systems import polymers
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
@@ -96,7 +97,8 @@ def main(argv=None) -> int:
     warm = rss[len(rss) // 10:] or rss
     result = {
         "command": " ".join(["python", "benchmarks/soak.py", *(argv if argv is not None else sys.argv[1:])]),
-        "model": "polymer", "sequence": SEQUENCE, "steps": args.steps, "checkpoint_every": args.every,
+        "model": "polymer", "weights_sha256": load_bundle(shipped_model("polymer"))[1].get("weights_sha256"),
+        "sequence": SEQUENCE, "steps": args.steps, "checkpoint_every": args.every,
         "platform": args.platform, "seed": args.seed, "cpus": os.cpu_count(), "wall_s": round(wall, 1),
         "continuation_identical": identical, "no_nan": a["finite"] and b["finite"],
         "rss_mb_after_warmup": {"first": warm[0], "last": warm[-1], "max": max(warm)},
