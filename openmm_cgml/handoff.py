@@ -88,9 +88,10 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
     ``max_iterations`` 0 = until converged; ``seed`` for the velocities (None: random); at most
     ``rounds`` anchor corrections, stopping once every centre is within ``accuracy_nm`` of its
     target.  Quantities are converted to these units.  The Context's System is left untouched.
-    The relaxed atoms must pass ``check_atoms`` (``max_bond_strain``, ``max_energy_per_atom_kj``) with
-    every bead centre within ``max_centre_deviation_nm`` of its target, after a recovery through ``recovery_stages`` if needed (empty: no recovery); otherwise
-    ``HandoffError`` is raised and the Context is left as it was.
+    The relaxed atoms must pass ``check_atoms`` (``max_bond_strain``, ``max_energy_per_atom_kj``)
+    with every bead centre within ``max_centre_deviation_nm`` of its target, after a recovery
+    through ``recovery_stages`` if needed (empty: no recovery); otherwise ``HandoffError`` is
+    raised and the Context is left as it was.
     """
     system = context.getSystem()
     mapping.require_covers(system, "handoff")
