@@ -54,6 +54,10 @@ class HandoffResult:
         return asdict(self)
 
 
+class HandoffError(RuntimeError):
+    """The atoms could not be made physical around the CG frame; the message has the numbers."""
+
+
 def restraint_force(mapping: BeadMapping, targets_nm, force_constant_kj_per_nm2: float) -> openmm.CustomCentroidBondForce:
     """A force holding the mass-weighted centre of every bead of ``mapping`` at ``targets_nm`` (n_beads, 3)."""
     targets = plain_array(targets_nm)
@@ -148,10 +152,6 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
     return HandoffResult(float(deviation.max()), float(np.sqrt(np.mean(deviation ** 2))),
                          state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
                          after.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole), report.iterations)
-
-
-class HandoffError(RuntimeError):
-    """The atoms could not be made physical around the CG frame; the message has the numbers."""
 
 
 def rest_lengths(system: openmm.System) -> tuple[np.ndarray, np.ndarray]:
