@@ -53,6 +53,14 @@ def _recorder():
     return record
 
 
+def _assert_same_steps(record, data, actual, expected, name):
+    """Bit for bit on the CPU capability the steps were recorded with, else within the recorder's tolerance."""
+    if data["cpu_capability"] == record.cpu_capability():
+        np.testing.assert_array_equal(actual, expected, err_msg=name)
+    else:
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=record.TOLERANCE_NM, err_msg=name)
+
+
 def test_shipped_bundles_take_their_recorded_steps():
     """5 seeded CG steps of each shipped bundle inside OpenMM equal the steps recorded by
     scripts/record_bundle_steps.py (rerun it only after a deliberate change of the models): bit for
@@ -61,15 +69,10 @@ def test_shipped_bundles_take_their_recorded_steps():
     data = json.loads(record.OUT.read_text())
     recorded = data["bundles"]
     assert sorted(recorded) == sorted(path.stem for path in MODELS.glob("*.pt"))
-    exact = data["cpu_capability"] == record.cpu_capability()
     for path in sorted(MODELS.glob("*.pt")):
         steps = record.bundle_steps(path)
         assert steps["weights_sha256"] == recorded[path.stem]["weights_sha256"]
-        expected = recorded[path.stem]["bead_centres_nm"]
-        if exact:
-            np.testing.assert_array_equal(steps["bead_centres_nm"], expected, err_msg=path.stem)
-        else:
-            np.testing.assert_allclose(steps["bead_centres_nm"], expected, rtol=0, atol=record.TOLERANCE_NM, err_msg=path.stem)
+        _assert_same_steps(record, data, steps["bead_centres_nm"], recorded[path.stem]["bead_centres_nm"], path.stem)
 
 
 def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path):
@@ -78,9 +81,10 @@ def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path
     from openmm_cgml.export import export_bundle
 
     record = _recorder()
-    recorded = json.loads(record.OUT.read_text())["bundles"]["polymer"]["bead_centres_nm"]
+    data = json.loads(record.OUT.read_text())
+    recorded = data["bundles"]["polymer"]["bead_centres_nm"]
     same = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer.pt")
-    np.testing.assert_array_equal(record.bundle_steps(same)["bead_centres_nm"], recorded)
+    _assert_same_steps(record, data, record.bundle_steps(same)["bead_centres_nm"], recorded, "polymer")
     noisy = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-noise.pt", score_noise=True)
     assert load_bundle(noisy)[1]["weights_sha256"] == load_bundle(same)[1]["weights_sha256"]
     assert not np.array_equal(record.bundle_steps(noisy)["bead_centres_nm"], recorded)
