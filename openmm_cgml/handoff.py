@@ -13,8 +13,8 @@ the centres onto the targets like a Lagrange multiplier would, with a moderate f
 
 Poor CG frames (beads too close, bonds between beads torn) can leave the minimised atoms unphysical.
 Every hand-off ends with a check of the atoms (``check_atoms``): every bond and constraint within
-``max_bond_strain`` of its rest length, and the potential energy per atom below
-``max_energy_per_atom_kj``.  When the check fails, the hand-off tries to recover: short restrained
+``max_bond_strain`` of its rest length, the potential energy per atom below
+``max_energy_per_atom_kj``, and every bead-pair distance within ``max_pair_error_nm`` of the CG frame's.  When the check fails, the hand-off tries to recover: short restrained
 Langevin dynamics with the restraint released in stages (``recovery_stages``), then the minimisation
 again.  If the atoms are still unphysical it raises ``HandoffError`` with the numbers (the worst
 bond, the energy per atom) and leaves the Context as it was, instead of letting the next classical
@@ -28,6 +28,7 @@ is the caller's choice (``setCurrentIntegrator``).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -58,6 +59,10 @@ class HandoffError(RuntimeError):
     """The atoms could not be made physical around the CG frame; the message has the numbers."""
 
 
+class HandoffWarning(UserWarning):
+    """The atoms are physical but fit the CG frame only roughly; the message has the numbers."""
+
+
 def restraint_force(mapping: BeadMapping, targets_nm, force_constant_kj_per_nm2: float) -> openmm.CustomCentroidBondForce:
     """A force holding the mass-weighted centre of every bead of ``mapping`` at ``targets_nm`` (n_beads, 3)."""
     targets = plain_array(targets_nm)
@@ -83,8 +88,8 @@ RECOVERY_STAGES = ((1.0, 500), (0.3, 500), (0.1, 500))  # (fraction of the force
 def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temperature_k=300.0,
             force_constant_kj_per_nm2: float = 5.0e4, tolerance_kj_per_nm: float = 1.0, max_iterations: int = 0,
             seed: int | None = None, rounds: int = 4, accuracy_nm: float = 0.002, max_bond_strain: float = 0.5,
-            max_energy_per_atom_kj: float = 100.0, max_centre_deviation_nm: float = 0.1,
-            recovery_stages=RECOVERY_STAGES) -> HandoffResult:
+            max_energy_per_atom_kj: float = 100.0, max_pair_error_nm: float = 0.3,
+            warn_deviation_nm: float = 0.1, recovery_stages=RECOVERY_STAGES) -> HandoffResult:
     """Relax the atoms of ``context`` with bead centres restrained at ``targets_nm``, then draw velocities.
 
     ``targets_nm`` (n_beads, 3), default the bead centres of the Context's current positions (what
@@ -93,9 +98,12 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
     ``rounds`` anchor corrections, stopping once every centre is within ``accuracy_nm`` of its
     target.  Quantities are converted to these units.  The Context's System is left untouched.
     The relaxed atoms must pass ``check_atoms`` (``max_bond_strain``, ``max_energy_per_atom_kj``)
-    with every bead centre within ``max_centre_deviation_nm`` of its target, after a recovery
-    through ``recovery_stages`` if needed (empty: no recovery); otherwise ``HandoffError`` is
-    raised and the Context is left as it was.
+    with every bead-pair distance within ``max_pair_error_nm`` of the targets' and above a fifth of
+    it (the CG frame's shape, whatever its place), after a recovery through ``recovery_stages`` if needed (empty: no recovery); otherwise ``HandoffError``
+    is raised and the Context is left as it was.  A bead centre that ends more than
+    ``warn_deviation_nm`` from its target (physical atoms that fit the CG frame only roughly, as
+    after hundreds of steps of the shipped peptide model, where a tenth to a third of the frames
+    end 0.1-0.2 nm off on one bead) gives a ``HandoffWarning`` with the numbers.
     """
     system = context.getSystem()
     mapping.require_covers(system, "handoff")
@@ -123,10 +131,7 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
             anchors[:] += miss
             _set_restraint(restraint, anchors, force_constant, relax)
         problems = [_problem(system, relaxed, relax, restraint, max_bond_strain, max_energy_per_atom_kj)]
-        off = np.linalg.norm(mapping.centres(relaxed) - targets, axis=1)
-        if off.max() > max_centre_deviation_nm:
-            problems.append(f"bead {int(off.argmax())}'s centre ends {off.max():.3f} nm from its CG position "
-                            f"(limit {max_centre_deviation_nm:g} nm)")
+        problems.append(_shape_problem(mapping.centres(relaxed), targets, max_pair_error_nm))
         return relaxed, "; ".join(p for p in problems if p)
 
     relaxed, problem = relax_atoms()
@@ -141,6 +146,11 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
         raise HandoffError(f"handoff: the atoms cannot be made physical around this CG frame: {problem} (after restrained "
                            f"minimisation{' and staged restrained dynamics' if recovery_stages else ''}). The Context is "
                            f"unchanged; the CG state has likely left what the model was trained on")
+    off = np.linalg.norm(mapping.centres(relaxed) - targets, axis=1)
+    if off.max() > warn_deviation_nm:
+        warnings.warn(f"handoff: the atoms fit the CG frame only roughly: bead {int(off.argmax())}'s centre ends "
+                      f"{off.max():.3f} nm from its CG position (rms over beads {np.sqrt(np.mean(off ** 2)):.3f} nm); "
+                      f"the atoms are physical, and classical steps can go on", HandoffWarning, stacklevel=2)
     context.setPositions(relaxed)
     context.applyConstraints(1e-6)
     if seed is None:
@@ -192,6 +202,22 @@ def check_atoms(system: openmm.System, positions_nm, energy_kj: float, max_bond_
     if energy_kj / n > max_energy_per_atom_kj:
         problems.append(f"the potential energy is {energy_kj / n:.3g} kJ/mol per atom (limit {max_energy_per_atom_kj:g})")
     return "; ".join(problems) or None
+
+
+def _shape_problem(relaxed_nm, targets_nm, max_pair_error_nm: float, squeeze: float = 0.2) -> str | None:
+    """Why the relaxed bead centres do not have the CG frame's shape, or None: a bead-pair distance
+    off by more than ``max_pair_error_nm``, or one the frame squeezes below ``squeeze`` of what the
+    atoms hold (collapsed beads; the shipped peptide model's frames keep above a third)."""
+    relaxed = np.linalg.norm(relaxed_nm[:, None] - relaxed_nm[None], axis=-1)
+    target = np.linalg.norm(targets_nm[:, None] - targets_nm[None], axis=-1)
+    np.fill_diagonal(relaxed, 1.0)
+    np.fill_diagonal(target, 1.0)
+    error, ratio = np.abs(relaxed - target), target / relaxed
+    if error.max() <= max_pair_error_nm and ratio.min() >= squeeze:
+        return None
+    i, j = np.unravel_index(int(error.argmax() if error.max() > max_pair_error_nm else ratio.argmin()), error.shape)
+    return (f"the CG frame puts beads {i} and {j} {target[i, j]:.3f} nm apart, the physical atoms hold them "
+            f"{relaxed[i, j]:.3f} nm apart (limits: {max_pair_error_nm:g} nm off, or below {squeeze:g} of it)")
 
 
 def _settle(relax: openmm.Context, restraint, anchors, force_constant, temperature, stages, seed):
