@@ -6,6 +6,7 @@
 #
 #   scripts/gpu_check.sh fetch   # where pip reaches a package index: download the wheels into .whl/
 #   scripts/gpu_check.sh         # on the GPU machine (carry .whl/ there; git ignores it)
+#   scripts/gpu_check.sh build   # configure and build only: a machine with the CUDA toolkit and no GPU
 #
 # The GPU machine needs python3 with a CUDA build of torch, the CUDA toolkit, cmake and a C++
 # compiler; OpenMM comes from the carried wheels (openmm and openmm-cuda-13 8.6.1), installed into
@@ -36,8 +37,9 @@ log "OpenMM from the carried wheels"
 SITE="$PWD/$BUILD/site"
 mkdir -p "$SITE"
 ls "$WHEELS"/openmm-8.6.1-*.whl "$WHEELS"/openmm_cuda_13-8.6.1-*.whl >/dev/null
-"$PYTHON" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$SITE" \
-    "$WHEELS"/openmm-8.6.1-*.whl "$WHEELS"/openmm_cuda_13-8.6.1-*.whl
+for wheel in "$WHEELS"/openmm-8.6.1-*.whl "$WHEELS"/openmm_cuda_13-8.6.1-*.whl; do
+    "$PYTHON" -m zipfile -e "$wheel" "$SITE"  # unpacked, whatever the wheel's Python tag: only its files are used
+done
 # libOpenMMCUDA.so finds cuFFT and NVRTC beside itself in a normal install; here they are torch's.
 NVIDIA_LIBS=$("$PYTHON" - <<'PY'
 import glob, os, site
@@ -50,9 +52,14 @@ export LD_LIBRARY_PATH="$NVIDIA_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 log "configure and build"
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
-cmake -S . -B "$BUILD" "${GENERATOR[@]}" -DPython3_EXECUTABLE="$(command -v "$PYTHON")" -DOPENMM_DIR="$SITE/OpenMM.libs" \
+cmake -S . -B "$BUILD" "${GENERATOR[@]}" -DPython3_EXECUTABLE="$("$PYTHON" -c "import sys; print(sys.executable)")" -DOPENMM_DIR="$SITE/OpenMM.libs" \
       -DOPENMM_CGML_BUILD_CUDA_LIB=ON -DOPENMM_CGML_BUILD_PYTHON=OFF
 cmake --build "$BUILD" --parallel "$(nproc)"
+
+if [ "${1:-}" = build ]; then
+    log "built (build only: no tests run)"
+    exit 0
+fi
 
 log "tests"
 (cd "$BUILD" && ctest --output-on-failure)
