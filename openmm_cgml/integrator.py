@@ -15,11 +15,13 @@ from .units import plain
 
 
 def create_integrator(bundle, topology: app.Topology, system, step_size_ps=None,
-                      mapping: BeadMapping | None = None) -> CGMLIntegrator:
+                      mapping: BeadMapping | None = None, independent_molecules: bool = False) -> CGMLIntegrator:
     """A CGMLIntegrator for ``system`` with beads from ``mapping``, atom features and bonds from ``topology``.
 
     ``mapping`` defaults to the mapping method the bundle was trained with (its metadata), else one
     bead per residue; ``step_size_ps`` (ps, or a Quantity) defaults to the bundle's CG step.
+    ``independent_molecules`` sets the integrator's IndependentMolecules property: the System's
+    molecules are independent copies (replicas), advanced together without edges between them.
     """
     check_sizes(topology, system)
     module, metadata = load_bundle(bundle)
@@ -34,4 +36,5 @@ def create_integrator(bundle, topology: app.Topology, system, step_size_ps=None,
     integrator.setBeadAssignment(list(mapping.bead_of_atom))
     integrator.setAtomFeatures(atom_features(topology))
     integrator.setAtomBonds(atom_bonds(topology))
+    integrator.setProperty("IndependentMolecules", "true" if independent_molecules else "false")
     return integrator

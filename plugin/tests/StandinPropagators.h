@@ -95,6 +95,18 @@ def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, gene
 )", 3, timestep);
 }
 
+/** x_i(t+dt) = x_i + 0.1 Σ_j (x_j - x_i) exp(-|x_j - x_i|² / 0.1 nm²): every bead pulls every other
+ *  within about 1 nm, whatever molecule it is in (a translation-invariant pair interaction). */
+inline std::string pairBundle(double timestep) {
+    return makeBundle(R"(
+def step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, generator: Generator) -> Tensor:
+    x = history[-1]
+    d = x.unsqueeze(0) - x.unsqueeze(1)
+    w = torch.exp(-(d * d).sum(-1) / 0.1)
+    return x + 0.1 * (w.unsqueeze(-1) * d).sum(1)
+)", 1, timestep);
+}
+
 /** A step() whose output breaks the contract in the way `expression` says. */
 inline std::string badOutputBundle(const std::string& expression) {
     return makeBundle("\ndef step(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, generator: Generator) -> Tensor:\n    x = history[-1]\n    return " +

@@ -307,6 +307,8 @@ void testBadInput() {
 }
 
 /** The tested platform follows the Reference platform's trajectories of deterministic propagators. */
+#include "TestCGMLMolecules.h"
+
 void testMatchesReference() {
     Platform& reference = Platform::getPlatformByName("Reference");
     for (const string& bundle : {driftBundle(1.0), contractBundle(1.0), verletBundle(1.0)}) {
@@ -413,6 +415,7 @@ int main(int argc, char* argv[]) {
         testCheckpoint();
         testBadInput();
         testReliability();
+        testIndependentMolecules();
         if (platform->getName() != "Reference")
             testMatchesReference();
         if (platform->getName() == "CUDA")

@@ -119,6 +119,12 @@ public:
      *   non-bonded bead pair closer than the closest approach seen in training, no bead bond
      *   outside the bond lengths seen.  "warn" reports the first step outside once (standard
      *   error) and goes on; "raise" fails that step, leaving the Context as it was.
+     * - "IndependentMolecules": "false" (the default) or "true".  With "true", the molecules of the
+     *   System (the connected components of the bead bonds) are independent copies: one call of
+     *   the bundle's step() advances them all as one batched graph with no edges between them, so
+     *   each moves as it would alone (the history is shifted to put them 10 nm apart along x for
+     *   the call, and shifted back).  This is how many replicas of a molecule run at once.  With
+     *   "false", beads of different molecules that come close are neighbours, as in one System.
      *
      * Options cannot change once a Context uses the integrator.
      */

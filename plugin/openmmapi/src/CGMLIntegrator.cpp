@@ -12,7 +12,8 @@ using std::string;
 using std::vector;
 
 CGMLIntegrator::CGMLIntegrator(const string& bundle, double stepSize) : randomNumberSeed(0), restored(false) {
-    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}, {"Threads", "1"}, {"CheckTrainingRange", "warn"}};
+    properties = {{"useCUDAGraphs", "false"}, {"CUDAGraphWarmupSteps", "1"}, {"Threads", "1"}, {"CheckTrainingRange", "warn"},
+                  {"IndependentMolecules", "false"}};
     bundleBytes = CGMLBundle::readBytes(bundle);
     parsed = std::make_unique<CGMLBundle>(bundleBytes);
     setStepSize(stepSize);
@@ -89,8 +90,8 @@ void CGMLIntegrator::setProperty(const string& name, const string& value) {
             known += (known.empty() ? "" : ", ") + property.first;
         throw OpenMMException("CGMLIntegrator: unknown property '" + name + "' (known: " + known + ")");
     }
-    if (name == "useCUDAGraphs" && value != "true" && value != "false")
-        throw OpenMMException("CGMLIntegrator: useCUDAGraphs must be \"true\" or \"false\", got \"" + value + "\"");
+    if ((name == "useCUDAGraphs" || name == "IndependentMolecules") && value != "true" && value != "false")
+        throw OpenMMException("CGMLIntegrator: " + name + " must be \"true\" or \"false\", got \"" + value + "\"");
     if (name == "CheckTrainingRange" && value != "warn" && value != "raise" && value != "off")
         throw OpenMMException("CGMLIntegrator: CheckTrainingRange must be \"warn\", \"raise\" or \"off\", got \"" + value + "\"");
     if (name == "CUDAGraphWarmupSteps" || name == "Threads") {

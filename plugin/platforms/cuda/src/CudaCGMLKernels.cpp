@@ -79,7 +79,8 @@ CudaIntegrateCGMLStepKernel::~CudaIntegrateCGMLStepKernel() {
         slots.reset();
         history.reset();
         bundle.reset();
-        embedding = beadBonds = torch::Tensor();
+        embedding = beadBonds = shiftedFrames = torch::Tensor();
+        molecules.reset();
     }
     catch (...) {
         // Nothing sensible to do while OpenMM tears the Context down.
@@ -102,6 +103,7 @@ void CudaIntegrateCGMLStepKernel::initialize(const System& system, const CGMLInt
     embedding = bundle->embed(*beads);
     beadBonds = beads->beadBondIndex.to(device);
     trainingRange.reset(new CGMLGuard(*bundle, *beads, integrator.getProperties().at("CheckTrainingRange")));
+    molecules.reset(new CGMLMolecules(*beads, integrator.getProperties().at("IndependentMolecules")));
     history.reset(new CGMLHistory(bundle->historyLength, beads->numBeads, device));
 }
 
@@ -161,11 +163,20 @@ void CudaIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLIntegr
         throw OpenMMException("CGMLIntegrator: some particle positions are NaN or infinite; no step was taken");
     // Another integrator may have moved the atoms since our last step (CompoundIntegrator).
     const torch::Tensor& frames = history->prepare(current, context.getStepCount());
-    torch::Tensor next = takeStep(frames, context.getStepCount());
+    torch::Tensor shift;
+    if (molecules->active()) {
+        shift = molecules->offsets(frames);
+        if (!shiftedFrames.defined())
+            shiftedFrames = torch::empty_like(frames);
+        shiftedFrames.copy_(frames + shift);  // one buffer: a CUDA graph reads its input from a fixed address
+    }
+    torch::Tensor next = takeStep(shift.defined() ? shiftedFrames : frames, context.getStepCount());
     if (trainingRange->active()) {
-        torch::Tensor host = next.to(torch::kCPU);  // the check runs on the host
+        torch::Tensor host = next.to(torch::kCPU);  // the check runs on the host; molecules apart: pairs within them
         trainingRange->apply(host.data_ptr<double>());
     }
+    if (shift.defined())
+        next = next - shift;
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
     torch::Tensor displacement = rows.perRow(next - current);

@@ -7,6 +7,7 @@
 #include "internal/CGMLBundle.h"
 #include "internal/CGMLGuard.h"
 #include "internal/CGMLHistory.h"
+#include "internal/CGMLMolecules.h"
 #include "internal/CGMLRandom.h"
 #include "openmm/cuda/CudaContext.h"
 #include <memory>
@@ -50,6 +51,8 @@ private:
     torch::Tensor embedding, beadBonds;
     std::unique_ptr<CGMLRandom> random;  // a CUDA generator of the kernel's own
     std::unique_ptr<CGMLGuard> trainingRange;
+    std::unique_ptr<CGMLMolecules> molecules;
+    torch::Tensor shiftedFrames;  // the history with the molecules apart (IndependentMolecules)
     bool useGraphs;
     int warmupSteps;
     std::unique_ptr<StepGraph> graph;

@@ -27,6 +27,7 @@ void ReferenceIntegrateCGMLStepKernel::initialize(const System& system, const CG
     random.reset(new CGMLRandom(at::make_generator<at::CPUGeneratorImpl>(), chooseSeed(integrator.getRandomNumberSeed())));
     threads = -1;
     trainingRange.reset(new CGMLGuard(integrator.getParsedBundle(), *beads, integrator.getProperties().at("CheckTrainingRange")));
+    molecules.reset(new CGMLMolecules(*beads, integrator.getProperties().at("IndependentMolecules")));
 }
 
 torch::Tensor ReferenceIntegrateCGMLStepKernel::beadCentres(const vector<Vec3>& positions) const {
@@ -60,13 +61,16 @@ void ReferenceIntegrateCGMLStepKernel::execute(ContextImpl& context, const CGMLI
     const torch::Tensor& frames = history->prepare(current, context.getStepCount());
     if (threads < 0)
         threads = torchThreads(context, integrator);
+    torch::Tensor shift = molecules->active() ? molecules->offsets(frames) : torch::Tensor();
     torch::Tensor next;
     {
         TorchThreads scope(threads);
-        next = integrator.getParsedBundle().step(embedding, frames, beads->beadBondIndex, random->forStep(context.getStepCount()),
-                                                 beads->numBeads);
+        next = integrator.getParsedBundle().step(embedding, shift.defined() ? frames + shift : frames, beads->beadBondIndex,
+                                                 random->forStep(context.getStepCount()), beads->numBeads);
     }
-    trainingRange->apply(next.data_ptr<double>());
+    trainingRange->apply(next.data_ptr<double>());  // with the molecules apart, pairs within molecules only
+    if (shift.defined())
+        next = next - shift;
     // Nothing in the Context has been touched before this point, so a failed step leaves it as it was.
     double dt = integrator.getStepSize();
     const double* from = current.data_ptr<double>();

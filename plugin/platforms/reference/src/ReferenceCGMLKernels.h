@@ -5,6 +5,7 @@
 #include "internal/CGMLBeads.h"
 #include "internal/CGMLGuard.h"
 #include "internal/CGMLHistory.h"
+#include "internal/CGMLMolecules.h"
 #include "internal/CGMLRandom.h"
 #include <memory>
 
@@ -29,6 +30,7 @@ private:
     std::unique_ptr<CGMLHistory> history;
     std::unique_ptr<CGMLRandom> random;
     std::unique_ptr<CGMLGuard> trainingRange;
+    std::unique_ptr<CGMLMolecules> molecules;
     torch::Tensor embedding;
     int threads;
 };
