@@ -5,7 +5,8 @@ classical OpenMM, every figure a ratio measured in this one run.
 The copies (the shipped polymer model's 20-monomer chain, each in its own self-avoiding coil, on a
 cubic grid 4 nm apart) are one System of N × 60 particles; its CG steps evaluate no forces, so the
 System holds the particles and their masses only.  For each N (1, 8, 64, 256 by default) a CG step
-is timed with 1 torch thread and with one per core.  The classical baseline is the fastest platform
+is timed with 1 torch thread and with one per core, and its aggregate throughput is compared with
+one copy per step at its best thread count.  The classical baseline is the fastest platform
 for one copy (Reference or CPU, one thread), LangevinMiddleIntegrator at the polymer family's 0.02 ps
 step, scaled ideally over all cores (N independent runs, one per core at a time): the best a
 classical set-up of separate runs can do on this machine.  Prints one line per figure and writes
@@ -115,9 +116,9 @@ def main() -> None:
                    "versus_classical": copies * step_ps / t / classical_aggregate}
             rows.append(row)
             del context
-    for row in rows:
-        one = next(r for r in rows if r["copies"] == 1 and r["threads"] == row["threads"])
-        row["throughput_over_one_copy"] = row["cg_ps_per_s"] / one["cg_ps_per_s"]
+    best_one = max((r["cg_ps_per_s"] for r in rows if r["copies"] == 1), default=float("nan"))
+    for row in rows:  # against one copy per step at its best thread count
+        row["throughput_over_one_copy"] = row["cg_ps_per_s"] / best_one
         print(f"{row['copies']} copies ({row['beads']} beads), {row['threads']} thread(s): {row['cg_step_ms']:.2f} ms per step, "
               f"{row['cg_ps_per_s']:.0f} ps/s in all, {row['throughput_over_one_copy']:.1f} x one copy per step, "
               f"{row['versus_classical']:.1f} x classical on {min(cores, row['copies'])} core(s)", flush=True)

@@ -3,7 +3,8 @@
 A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``, where PATH is a
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
 lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
-may also be the JSON of ``benchmarks/speed.py`` or ``benchmarks/integrator_overhead.py``.
+may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py`` or
+``benchmarks/replicas.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 
@@ -67,8 +68,22 @@ def overhead_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def replicas_table(r: dict) -> str:
+    """The rows of benchmarks/replicas.py's JSON: N copies per step against one, and against classical."""
+    c = r["classical"]
+    rows = [f"`{r['command']}` ({r['cpus']} cores, no GPU; classical: one copy on {c['platform']}, "
+            f"{c['step_us'][c['platform']]:.1f} µs per {c['step_ps']:g} ps step, scaled ideally over the cores)", "",
+            "| copies (beads) | torch threads | CG step (ms) | CG ps/s, all copies | × one copy per step (target ≥ 10 at 64) "
+            "| × classical on all cores |", "|---:|---:|---:|---:|---:|---:|"]
+    rows += [f"| {x['copies']} ({x['beads']}) | {x['threads']} | {x['cg_step_ms']:.1f} | {x['cg_ps_per_s']:.0f} | "
+             f"{x['throughput_over_one_copy']:.1f} | {x['versus_classical']:.1f} |" for x in r["rows"]]
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "classical_scaling" in results:
+        return replicas_table(results)
     if "versus_classical" in results:
         return speed_table(results)
     if "integrator_overhead" in results.get("command", ""):
