@@ -19,6 +19,8 @@ Conventions chosen here (and kept everywhere):
 - Jensen–Shannon divergences are in bits (base-2 logarithm), so they lie in [0, 1]: 0 for identical
   distributions, 1 for distributions with disjoint support.
 - Collisions are pairs of particles that are not directly bonded and closer than a threshold.
+- Rouse modes are the orthonormal cosine transform along a linear chain (``rouse_matrix``), beads
+  in backbone order (``chain_order``); mode 0 is sqrt(N) times the unweighted centre.
 """
 from __future__ import annotations
 
@@ -268,3 +270,66 @@ def collisions(x, threshold_nm: float, bonds) -> np.ndarray:
         return np.zeros(x.shape[0], dtype=np.int64)
     counts = [(pair_distances(x[s:s + 256], pairs) < threshold_nm).sum(1) for s in range(0, x.shape[0], 256)]
     return np.concatenate(counts).astype(np.int64)
+
+
+# ---- Rouse modes of a linear chain ------------------------------------------------------------------
+
+
+def chain_order(n: int, bonds) -> np.ndarray:
+    """The n particles of a linear chain in backbone order (from the end with the lower index), given
+    its bonds (i, j); ValueError unless the bonds join all n particles into one unbranched chain."""
+    neighbours: dict[int, list[int]] = {i: [] for i in range(n)}
+    for a, b in np.asarray(bonds, dtype=np.int64).reshape(-1, 2).tolist():
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    ends = [i for i in range(n) if len(neighbours[i]) == 1]
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    if len(ends) != 2 or any(len(v) > 2 for v in neighbours.values()):
+        raise ValueError(f"chain_order: the {len(np.asarray(bonds).reshape(-1, 2))} bonds do not make one "
+                         f"unbranched chain of {n} particles")
+    order, previous = [ends[0]], -1
+    while len(order) < n:
+        following = [j for j in neighbours[order[-1]] if j != previous]
+        if not following:
+            raise ValueError(f"chain_order: the bonds do not join all {n} particles into one chain")
+        previous = order[-1]
+        order.append(following[0])
+    return np.array(order, dtype=np.int64)
+
+
+def rouse_matrix(n: int) -> np.ndarray:
+    """The orthonormal Rouse transform Q (n, n) of a chain of n beads: X_p = Σ_n Q[p, n] x_n with
+    Q[p, n] = sqrt(c_p / N) cos(p π (n + 1/2) / N), beads n = 0..N-1 in chain order, c_0 = 1, c_p = 2.
+    Mode 0 is sqrt(N) times the centre (unweighted); mode N-1 alternates from bead to bead."""
+    if n < 1:
+        raise ValueError(f"rouse_matrix: needs at least one bead, got {n}")
+    p, bead = np.arange(n)[:, None], np.arange(n)[None, :]
+    c = np.where(p == 0, 1.0, 2.0)
+    return np.sqrt(c / n) * np.cos(np.pi * p * (bead + 0.5) / n)
+
+
+def rouse_modes(x, order=None) -> np.ndarray:
+    """Rouse modes (..., n, 3) of positions or displacements ``x`` (..., n, 3), the beads taken in
+    ``order`` (``chain_order``; default as given)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 2 or x.shape[-1] != 3:
+        raise ValueError(f"rouse_modes: positions must be shaped (..., n, 3), got {x.shape}")
+    if order is not None:
+        x = x[..., np.asarray(order, dtype=np.int64), :]
+    return np.einsum("pn,...nk->...pk", rouse_matrix(x.shape[-2]), x)
+
+
+def step_mean_squares(start, moved, order=None) -> dict[str, np.ndarray]:
+    """Mean squared displacement (nm²) from ``start`` (..., n, 3) to ``moved`` (same shape, or with
+    extra sample axes right after the leading ones: (W, S, n, 3) for starts (W, n, 3)), averaged over
+    every leading and sample axis: per bead ("bead", (n,), in the input's bead numbering) and per
+    Rouse mode ⟨|ΔX_p|²⟩ ("mode", (n,), p = 0..n-1; ``order``: the beads' chain order)."""
+    start, moved = np.asarray(start, dtype=np.float64), np.asarray(moved, dtype=np.float64)
+    extra = moved.ndim - start.ndim
+    if extra < 0 or start.shape[-1] != 3 or moved.shape[:start.ndim - 2] != start.shape[:-2] \
+            or moved.shape[-2:] != start.shape[-2:]:
+        raise ValueError(f"step_mean_squares: moved {moved.shape} does not match start {start.shape}")
+    d = moved - start.reshape(start.shape[:-2] + (1,) * extra + start.shape[-2:])
+    d = d.reshape(-1, *d.shape[-2:])
+    return {"bead": (d ** 2).sum(-1).mean(0), "mode": (rouse_modes(d, order) ** 2).sum(-1).mean(0)}

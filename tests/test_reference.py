@@ -49,3 +49,15 @@ def test_save_interval_must_be_whole_steps(tmp_path):
         reference.run(polymers.build("SHLR"), tmp_path, "x",
                       reference.RunSettings(production_ps=1.0, save_interval_ps=0.03, platform="Reference"))
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_cli_runs_only_the_chosen_splits_with_the_whole_datasets_seeds(tmp_path, monkeypatch):
+    from openmm_cgml.cli import main, reference as command
+
+    calls = []
+    monkeypatch.setattr(command, "generate", lambda jobs, splits, *rest: calls.append((jobs, splits)) or {"wall_seconds": 0})
+    assert main(["reference", "polymers", "--standard", "--out", str(tmp_path)]) == 0
+    assert main(["reference", "polymers", "--standard", "--splits", "validation", "--out", str(tmp_path)]) == 0
+    (all_jobs, all_splits), (jobs, splits) = calls
+    assert list(splits) == ["validation"] and splits["validation"] == all_splits["validation"]
+    assert len(jobs) == 8 and jobs == [job for job in all_jobs if job.name in all_splits["validation"]]

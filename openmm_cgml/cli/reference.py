@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..reference import (BENCHMARK_POLYMERS, DATASET_FILE, STANDARD_POLYMERS, Job, RunSettings, benchmark_polymer_jobs,
                          generate, split_polymers)
-from ..systems import polymers
+from ..systems import peptides, polymers
 from .options import add_platform
 
 
@@ -15,19 +15,22 @@ def add_parser(commands):
     chains = kinds.add_parser("polymers", help="the sequence-defined polymer family, split by sequence")
     preset = chains.add_mutually_exclusive_group()
     preset.add_argument("--standard", action="store_true",
-                        help=f"the standard training data: {STANDARD_POLYMERS} (other options are ignored)")
+                        help=f"the standard training data: {STANDARD_POLYMERS} (other options but --splits are ignored)")
     preset.add_argument("--benchmark", action="store_true",
                         help=f"the fidelity benchmark's held-out chains with replicas: {BENCHMARK_POLYMERS} "
-                             "(other options are ignored)")
+                             "(other options but --splits are ignored)")
     chains.add_argument("--sequences", type=int, default=6, help="number of sequences (train:val:test 4:1:1)")
     chains.add_argument("--length", type=int, default=20, help="monomers per chain")
+    chains.add_argument("--splits", nargs="+", choices=["train", "validation", "test"],
+                        help="run only the chains of these splits (same sequences and seeds as the whole dataset)")
     pdb = kinds.add_parser("pdb", help="a peptide from a PDB file (pdbfixer, amber14 + GBn2); runs split by seed")
     pdb.add_argument("file")
     pdb.add_argument("--runs", type=int, default=3, help="independent runs, split by run")
     pdb.add_argument("--validation-runs", type=int, default=1, help="runs of the validation split")
     pdb.add_argument("--test-runs", type=int, default=1, help="runs of the test split (the rest train)")
-    pdb.add_argument("--environment", default="gbn2", choices=["gbn2", "vacuum"],
-                     help="gbn2: amber14 + GBn2, 2 fs; vacuum: amber14, 4 fs with hydrogen-mass repartitioning")
+    pdb.add_argument("--environment", default="gbn2", choices=sorted(peptides.ENVIRONMENTS),
+                     help="gbn2: amber14 + GBn2, 2 fs; gbn2-hmr: the same with hydrogen-mass repartitioning, 4 fs; "
+                          "vacuum: amber14, 4 fs with hydrogen-mass repartitioning")
     pdb.add_argument("--temperature-k", type=float, default=300.0)
     for sub in (chains, pdb):
         sub.add_argument("--out", required=True, help="dataset folder")
@@ -53,6 +56,10 @@ def run(args) -> int:
             sequences = polymers.random_sequences(options["sequences"], options["length"], options["seed"])
             jobs = [Job(s, "polymer", s, options["seed"] + i) for i, s in enumerate(sequences)]
             splits = split_polymers(sequences)
+        if args.splits:
+            splits = {name: runs for name, runs in splits.items() if name in args.splits}
+            kept = {run for runs in splits.values() for run in runs}
+            jobs = [job for job in jobs if job.name in kept]
         seed = options["seed"]
     else:
         path = Path(args.file)

@@ -71,6 +71,8 @@ ENVIRONMENTS = {
     "gbn2": dict(forcefield=FORCEFIELD, timestep_ps=0.002, friction_per_ps=1.0, hydrogen_mass_amu=None),
     # In vacuum ~100x cheaper than GBn2; hydrogen-mass repartitioning (4 amu) allows 4 fs steps.
     "vacuum": dict(forcefield=("amber14-all.xml",), timestep_ps=0.004, friction_per_ps=1.0, hydrogen_mass_amu=4.0),
+    # GBn2 with hydrogen-mass repartitioning at 4 fs: the tuned classical baseline of the same Hamiltonian.
+    "gbn2-hmr": dict(forcefield=FORCEFIELD, timestep_ps=0.004, friction_per_ps=1.0, hydrogen_mass_amu=4.0),
 }
 
 
