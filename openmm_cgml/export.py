@@ -51,12 +51,13 @@ def model_metadata(model, checkpoint: dict) -> dict:
 
 
 def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True,
-                      score_calls: int | None = None, score_noise: bool | None = None) -> Path:
+                      score_calls: int | None = None, score_noise: bool | None = None,
+                      score_step: float | None = None) -> Path:
     """Write the bundle of a training checkpoint (best.pt or last.pt) to ``out``; with ``check``,
     load it back and run it once (check_bundle) before returning its path.  ``score_calls`` and
     ``score_noise`` replace the trained sampler settings (the noise ladder keeps its ends)."""
     model, state = model_from_checkpoint(checkpoint)
-    metadata = model_metadata(*_with_sampler(model, state, score_calls, score_noise))
+    metadata = model_metadata(*_with_sampler(model, state, score_calls, score_noise, score_step))
     metadata.update(extra_metadata or {})
     path = save_bundle(torch.jit.script(model), out, metadata)
     if check:
@@ -64,7 +65,8 @@ def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check
     return path
 
 
-def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool | None = None) -> Path:
+def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool | None = None,
+                  score_step: float | None = None) -> Path:
     """A trained bundle re-exported with other sampler settings and the same weights (their SHA-256
     is unchanged): the way to compare samplers of a model whose checkpoint is not at hand, and to
     bring a bundle of an older format (``contract.OLD_BUNDLE_FORMATS``) to the current contract."""
@@ -78,10 +80,11 @@ def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool
     model.score_sigmas = [s / float(model.dynamics.displacement_scale) for s in metadata["score_sigmas_nm"]]
     state = {"model_config": config, "data": dict(metadata.get("data") or {}, mapping=metadata.get("mapping")),
              "history": [], "train_config": None}
-    model, state = _with_sampler(model, state, score_calls, score_noise)
+    model, state = _with_sampler(model, state, score_calls, score_noise, score_step)
     updated = dict(metadata)
     updated.update({key: value for key, value in model_metadata(model, state).items()
-                    if key in ("format", "score_calls", "score_sigmas_nm", "model_config", "weights_sha256", "torch_version")})
+                    if key in ("format", "score_calls", "score_sigmas_nm", "score_step", "model_config", "weights_sha256",
+                               "torch_version")})
     path = save_bundle(torch.jit.script(model), out, updated)
     check_bundle(path)
     return path
@@ -112,8 +115,8 @@ def record_verdict(bundle, verdict: dict) -> Path:
     return save_bundle(module, bundle, metadata)
 
 
-def _with_sampler(model, state: dict, score_calls: int | None, score_noise: bool | None):
-    """The model and its decoded checkpoint with the refinement's calls and noise replaced."""
+def _with_sampler(model, state: dict, score_calls: int | None, score_noise: bool | None, score_step: float | None = None):
+    """The model and its decoded checkpoint with the refinement's calls, noise and step α replaced."""
     config = state["model_config"]
     if score_calls is not None:
         if score_calls < 0:
@@ -123,4 +126,9 @@ def _with_sampler(model, state: dict, score_calls: int | None, score_noise: bool
     if score_noise is not None:
         config = replace(config, score_noise=bool(score_noise))
         model.score_noise = bool(score_noise)
+    if score_step is not None:
+        if not 0 < score_step <= 1:
+            raise ValueError(f"export: score_step must be in (0, 1], got {score_step}")
+        config = replace(config, score_step=float(score_step))
+        model.score_step = float(score_step)
     return model, dict(state, model_config=config)

@@ -88,3 +88,8 @@ def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path
     noisy = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-noise.pt", score_noise=True)
     assert load_bundle(noisy)[1]["weights_sha256"] == load_bundle(same)[1]["weights_sha256"]
     assert not np.array_equal(record.bundle_steps(noisy)["bead_centres_nm"], recorded)
+    gentle = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-step.pt", score_step=0.25)
+    assert load_bundle(gentle)[1]["score_step"] == 0.25 and load_bundle(gentle)[1]["model_config"]["score_step"] == 0.25
+    assert np.abs(np.array(record.bundle_steps(gentle)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
+    with pytest.raises(ValueError, match=r"score_step must be in \(0, 1\]"):
+        export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", score_step=1.5)
