@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..systems.peptides import ENVIRONMENTS
 from .options import add_platform
 
 
 def add_parser(commands):
     parser = commands.add_parser("compare", help="CG integrator vs classical MD (or a stored trajectory): report with plots")
-    parser.add_argument("--pdb", default=None, help="PDB to prepare with pdbfixer/amber14+GBn2 (default: shipped alanine dipeptide)")
+    parser.add_argument("--pdb", default=None, help="PDB to prepare with pdbfixer/amber14 (default: shipped alanine dipeptide)")
+    parser.add_argument("--environment", default="gbn2", choices=sorted(ENVIRONMENTS),
+                        help="how the peptide is simulated: the one the bundle's training data were made in (default gbn2)")
     parser.add_argument("--bundle", default=None, help="propagator bundle (default: the BondedDiffusion stand-in)")
     parser.add_argument("--mapping", default=None,
                         help="BeadMapping JSON (default: the bundle's own; one bead per residue for the stand-in)")
@@ -34,7 +37,7 @@ def run(args) -> int:
     from ..compare import CompareSettings, compare, standin_bundle
     from ..mapping import BeadMapping
     from ..systems import peptides
-    peptide = peptides.load(args.pdb)
+    peptide = peptides.load(args.pdb, environment=args.environment)
     if args.mapping:
         mapping = BeadMapping.load(args.mapping)
     elif args.bundle:
