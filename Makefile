@@ -34,12 +34,14 @@ test: plugin
 demo: plugin
 	$(PY) -m openmm_cgml.cli demo
 
-# Speed (CG vs classical, integrator vs bare step, 10^2-10^4 beads, memory, replicas per step), about 5 minutes; the
+# Speed (CG vs classical, integrator vs bare step, 10^2-10^4 beads, memory, replicas per step, the best
+# classical set-up), about 7 minutes; the
 # fidelity benchmark (cgml benchmark) needs its regenerated reference data: see docs/benchmark.md.
 bench: plugin
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/integrator_overhead.py
 	$(PY) benchmarks/replicas.py
+	$(PY) benchmarks/classical_baseline.py
 	$(PY) -m pytest -q -m slow
 
 # The fidelity benchmark's final runs on the test split (docs/benchmark.md): the shipped polymer model

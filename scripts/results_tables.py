@@ -3,8 +3,8 @@
 A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``, where PATH is a
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
 lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
-may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py`` or
-``benchmarks/replicas.py``.
+may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py``,
+``benchmarks/replicas.py`` or ``benchmarks/classical_baseline.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 
@@ -80,8 +80,28 @@ def replicas_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def classical_table(r: dict) -> str:
+    """The rows of benchmarks/classical_baseline.py's JSON: every classical set-up, then the CG models
+    against the fastest one and against the data's set-up on the CPU platform with one thread."""
+    rows = [f"`{r['command']}` ({r['cpus']} cores, no GPU, OpenMM {r['openmm']}; hydrogen-mass repartitioning checked "
+            f"stable for {r['stability_ps']:g} ps: {'yes' if r['hmr_stable'] else 'no'})", "",
+            "| system | set-up | platform | µs per step | ns/day |", "|---|---|---|---:|---:|"]
+    for name, system in r["systems"].items():
+        rows += [f"| {name} | {c['setup']} | {c['platform']} | {c['step_us']:.1f} | {c['ns_per_day']:.0f} |" for c in system["classical"]]
+    rows += ["", "| system | CG model (torch threads) | ms per CG step | simulated time / fastest classical | "
+             "/ the data's set-up, CPU, 1 thread |", "|---|---|---:|---:|---:|"]
+    for name, system in r["systems"].items():
+        best = system["best_classical"]
+        rows += [f"| {name} | {c['model']} ({c['threads']}) | {c['step_ms']:.2f} | {c['over_best_classical']:.3g} "
+                 f"(vs {best['setup']}, {best['platform']}) | {c['over_data_setup_cpu_1_thread']:.3g} |"
+                 for c in system["cg"] if "over_best_classical" in c]
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "hmr_stable" in results:
+        return classical_table(results)
     if "classical_scaling" in results:
         return replicas_table(results)
     if "versus_classical" in results:
