@@ -1,0 +1,34 @@
+"""The README's and model cards' results tables are the ones scripts/results_tables.py generates from the committed JSON."""
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "openmm_cgml" / "models").glob("*.md"))]
+
+
+def _tables():
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "scripts" / "results_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_tables_match_their_results_json(document, tmp_path):
+    copy = tmp_path / document.name
+    shutil.copy(document, copy)
+    _tables().rewrite(copy)
+    assert copy.read_text() == document.read_text(), f"{document.name}: run python scripts/results_tables.py {document.name}"
+
+
+def test_a_hand_edited_table_is_caught(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    edited = tmp_path / "README.md"
+    marker = "<!-- table: benchmarks/results/replicas.json -->\n"
+    assert marker in text
+    edited.write_text(text.replace(marker, marker + "| a figure typed by hand |\n"))
+    _tables().rewrite(edited)
+    assert edited.read_text() == text
