@@ -22,6 +22,11 @@ LIMITS = {"rg_mean_rel": 0.10, "rg_std_ratio": (0.5, 2.0), "bond_js_bits": 0.2, 
 CLOSE_QUANTILE = 0.001
 
 
+# Fewest CG steps a rollout is judged on: a model whose step is a good part of the classical runs'
+# length (1 ns steps against 5 ns runs) is rolled out this far and judged against every classical frame.
+MIN_STEPS = 50
+
+
 def judge(bundle, dataset_dir, split: str = "validation", steps: int = 200, runs_per_molecule: int = 2,
           seed: int = 1, platform: str = "CPU") -> dict:
     """Roll the bundle out ``steps`` CG steps from the start of up to ``runs_per_molecule`` runs of
@@ -39,6 +44,8 @@ def judge(bundle, dataset_dir, split: str = "validation", steps: int = 200, runs
             stride = max(1, int(round(cg_step / replica.interval_ps)))
             classical = replica.beads[::stride]
             n = min(steps, len(classical) - 1) if len(classical) > 1 else steps
+            if n < min(steps, MIN_STEPS):  # CG steps almost as long as the run: structure against every frame
+                classical, n = replica.beads, steps
             learned = rollout(bundle, molecule, start, n, seed + i, platform, f"CG {replica.name}")
             wall += learned.wall_s
             finite &= bool(np.isfinite(learned.beads).all())
