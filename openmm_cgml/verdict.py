@@ -46,14 +46,20 @@ def judge(bundle, dataset_dir, split: str = "validation", steps: int = 200, runs
             n = min(steps, len(classical) - 1) if len(classical) > 1 else steps
             if n < min(steps, MIN_STEPS):  # CG steps almost as long as the run: structure against every frame
                 classical, n = replica.beads, steps
-            learned = rollout(bundle, molecule, start, n, seed + i, platform, f"CG {replica.name}")
+            try:
+                learned = rollout(bundle, molecule, start, n, seed + i, platform, f"CG {replica.name}")
+            except Exception as error:  # the integrator refuses a step that makes positions NaN or infinite
+                if "NaN or infinite" not in str(error):
+                    raise
+                finite = False
+                continue
             wall += learned.wall_s
             finite &= bool(np.isfinite(learned.beads).all())
             if closest is not None and len(nonbonded):
                 below_training += int((analysis.pair_distances(learned.beads, nonbonded).min(1) < closest).sum())
             md.append((molecule, classical, nonbonded))
             cg.append((molecule, learned.beads, nonbonded))
-    if not md:
+    if not md and finite:
         raise ValueError(f"judge: the '{split}' split of '{dataset_dir}' has no runs")
     figures = _figures(md, cg) if finite else {}
     figures.update(steps=sum(len(b) for _, b, _ in cg), finite=finite, wall_s=wall,

@@ -255,6 +255,17 @@ def test_command_line_trains_on_the_sample_dataset_and_exports(tmp_path):
     assert verdict["line"].startswith("verdict: usable" if verdict["usable"] else "verdict: NOT usable: ")
     assert verdict["figures"]["steps"] == 10 and verdict["split"] == "validation"
     assert verdict["figures"]["rg_mean_nm"]["md"] > 0 and verdict["figures"]["bond_js_bits"] >= 0
+    # More steps than the runs allow (as 1 ns steps against 5 ns runs): rolled out as asked and judged
+    # against every classical frame.  The sample's validation run holds 100 frames 2 ps apart, 9 steps
+    # of the shipped polymer model's 20 ps.  The one-epoch model does not last that long: the
+    # integrator refuses its NaN step, and the verdict says so instead of failing.
+    from openmm_cgml.bundle import shipped_model
+    from openmm_cgml.verdict import MIN_STEPS, judge
+
+    long = judge(shipped_model("polymer"), sample, steps=MIN_STEPS, platform="CPU")
+    assert long["figures"]["steps"] == MIN_STEPS and long["figures"]["finite"] and long["figures"]["rg_mean_nm"]["md"] > 0
+    broken = judge(tmp_path / "model.pt", sample, steps=MIN_STEPS, platform="CPU")
+    assert broken["line"].startswith("verdict: NOT usable: positions became NaN or infinite") and not broken["usable"]
     # A bundle exported before the training range was recorded gets the range training measured.
     from openmm_cgml.bundle import save_bundle
     from openmm_cgml.export import record_training_range
