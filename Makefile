@@ -42,6 +42,7 @@ bench: plugin
 	$(PY) benchmarks/integrator_overhead.py
 	$(PY) benchmarks/replicas.py
 	$(PY) benchmarks/classical_baseline.py
+	$(PY) benchmarks/whole_run.py
 	$(PY) -m pytest -q -m slow
 
 # The fidelity benchmark's final runs on the test split (docs/benchmark.md): the shipped polymer model

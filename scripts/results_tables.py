@@ -4,7 +4,7 @@ A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
 lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
 may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py``,
-``benchmarks/replicas.py`` or ``benchmarks/classical_baseline.py``.
+``benchmarks/replicas.py``, ``benchmarks/classical_baseline.py`` or ``benchmarks/whole_run.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 
@@ -98,8 +98,25 @@ def classical_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def whole_run_table(r: dict) -> str:
+    """The rows of benchmarks/whole_run.py's JSON: one run, set-up, hand-off and I/O included, and the pay-off."""
+    cg, md, cost = r["cg"], r["classical"], r["model_cost_s"]
+    rows = [f"`{r['command']}` ({r['system']}, {r['platform']} platform, {r['ns_per_run']:g} ns per run)", "",
+            "| | set-up (s) | steps (s) | hand-off (s) | whole run (s) |", "|---|---:|---:|---:|---:|",
+            f"| CG ({cg['steps']} steps of {cg['step_ps']:g} ps) | {cg['setup_s']:.2f} | {cg['stepping_s']:.1f} | "
+            f"{cg['handoff_s']:.2f} | {cg['total_s']:.1f} |",
+            f"| classical ({md['steps']} steps of {md['step_ps']:g} ps) | {md['setup_s']:.2f} | {md['stepping_s']:.1f} | | "
+            f"{md['total_s']:.1f} |", "",
+            f"Whole run, classical / CG: {r['whole_run_ratio']:.2f}. The model's cost (its card: classical data "
+            f"{cost['classical_data']:.0f} s, training {cost['training']:.0f} s) is paid off after "
+            + (f"{r['runs_to_pay_off']:.0f} such runs." if r["runs_to_pay_off"] else "no number of runs.")]
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "runs_to_pay_off" in results:
+        return whole_run_table(results)
     if "hmr_stable" in results:
         return classical_table(results)
     if "classical_scaling" in results:
