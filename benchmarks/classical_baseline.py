@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from integrator_overhead import per_call  # noqa: E402
 from speed import POLYMER_SEQUENCE, calls_for, cg_integrator  # noqa: E402
 
-from openmm_cgml.bundle import load_bundle, shipped_model  # noqa: E402
+from openmm_cgml.benchmark.sources import bundle_settings  # noqa: E402
+from openmm_cgml.bundle import shipped_model  # noqa: E402
 from openmm_cgml.systems import peptides, polymers  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "classical_baseline.json"
@@ -122,9 +123,9 @@ def main() -> None:
             print(f"{name}: {model} ({cg['threads']} thread(s)) {cg['over_best_classical']:.0f} x the best classical set-up "
                   f"({best['setup']}, {best['platform']}), {cg['over_data_setup_cpu_1_thread']:.0f} x the data's set-up on "
                   f"the CPU platform with 1 thread", flush=True)
-    weights = {name: load_bundle(shipped_model(name))[1].get("weights_sha256") for name in ("polymer", "peptide", "peptide-1ns")}
+    models = {name: bundle_settings(shipped_model(name)) for name in ("polymer", "peptide", "peptide-1ns")}
     result = {"command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "cpus": cores,
-              "openmm": openmm.__version__, "weights_sha256": weights, "hmr_stable": hmr_stable,
+              "openmm": openmm.__version__, "models": models, "hmr_stable": hmr_stable,
               "stability_ps": args.stability_ps, "systems": systems, "when": time.strftime("%Y-%m-%d")}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -34,7 +34,8 @@ from integrator_overhead import per_call  # noqa: E402
 from speed import POLYMER_SEQUENCE, calls_for, chain_conformation, context_for  # noqa: E402
 
 import openmm_cgml  # noqa: E402
-from openmm_cgml.bundle import load_bundle, shipped_model, weights_sha256  # noqa: E402
+from openmm_cgml.benchmark.sources import bundle_settings  # noqa: E402
+from openmm_cgml.bundle import shipped_model  # noqa: E402
 from openmm_cgml.systems import polymers  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replicas.json"
@@ -96,7 +97,6 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     bundle = shipped_model("polymer")
-    module, _ = load_bundle(bundle)
     molecule = polymers.build(POLYMER_SEQUENCE, 1)
     classical = classical_baseline(molecule, args.repeats)
     print(f"classical, one copy: {classical['ps_per_s_one_copy']:.0f} ps/s ({classical['platform']}, "
@@ -124,7 +124,7 @@ def main() -> None:
               f"{row['versus_classical']:.1f} x classical on {min(cores, row['copies'])} core(s)", flush=True)
     result = {"command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "cpus": cores,
               "cpu": host.processor() or host.machine(), "torch_threads_per_step": sorted({1, cores}),
-              "model": {"path": "openmm_cgml/models/polymer.pt", "weights_sha256": weights_sha256(module)},
+              "model": bundle_settings(bundle),
               "sequence": POLYMER_SEQUENCE, "grid_nm": GRID_NM, "cg_platform": "Reference", "classical": classical,
               "classical_scaling": "ideal: one copy's time, copies spread over all cores", "rows": rows}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import POLYMER_SEQUENCE  # noqa: E402
 
 import openmm_cgml  # noqa: E402
-from openmm_cgml.bundle import load_bundle, shipped_model  # noqa: E402
+from openmm_cgml.benchmark.sources import bundle_settings  # noqa: E402
+from openmm_cgml.bundle import shipped_model  # noqa: E402
 from openmm_cgml.handoff import handoff  # noqa: E402
 from openmm_cgml.systems import polymers  # noqa: E402
 
@@ -111,7 +112,7 @@ def main() -> None:
     cost = sum(MODEL_COST_S.values())
     result = {"command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "ns_per_run": args.ns,
               "system": f"polymer {POLYMER_SEQUENCE} (60 atoms, 20 beads)", "platform": "Reference",
-              "weights_sha256": load_bundle(shipped_model("polymer"))[1].get("weights_sha256"), "cg": cg,
+              "model": bundle_settings(shipped_model("polymer")), "cg": cg,
               "classical": classical, "whole_run_ratio": classical["total_s"] / cg["total_s"],
               "model_cost_s": MODEL_COST_S, "runs_to_pay_off": cost / saved if saved > 0 else None}
     print(f"one run of {args.ns:g} ns: CG {cg['total_s']:.1f} s (set-up {cg['setup_s']:.2f}, steps {cg['stepping_s']:.1f}, "

@@ -14,9 +14,10 @@ the centres onto the targets like a Lagrange multiplier would, with a moderate f
 Poor CG frames (beads too close, bonds between beads torn) can leave the minimised atoms unphysical.
 Every hand-off ends with a check of the atoms (``check_atoms``): every bond and constraint within
 ``max_bond_strain`` of its rest length, the potential energy per atom below
-``max_energy_per_atom_kj``, and every bead-pair distance within ``max_pair_error_nm`` of the CG frame's.  When the check fails, the hand-off tries to recover: short restrained
-Langevin dynamics with the restraint released in stages (``recovery_stages``), then the minimisation
-again.  If the atoms are still unphysical it raises ``HandoffError`` with the numbers (the worst
+``max_energy_per_atom_kj``, and every bead-pair distance within ``max_pair_error_nm`` of the CG
+frame's.  When the check fails, the hand-off tries to recover: short restrained Langevin dynamics
+with the restraint released in stages (``recovery_stages``), then the minimisation again.  If the
+atoms are still unphysical it raises ``HandoffError`` with the numbers (the worst
 bond, the energy per atom) and leaves the Context as it was, instead of letting the next classical
 step turn the positions into NaN.
 
@@ -99,11 +100,10 @@ def handoff(context: openmm.Context, mapping: BeadMapping, targets_nm=None, temp
     target.  Quantities are converted to these units.  The Context's System is left untouched.
     The relaxed atoms must pass ``check_atoms`` (``max_bond_strain``, ``max_energy_per_atom_kj``)
     with every bead-pair distance within ``max_pair_error_nm`` of the targets' and above a fifth of
-    it (the CG frame's shape, whatever its place), after a recovery through ``recovery_stages`` if needed (empty: no recovery); otherwise ``HandoffError``
-    is raised and the Context is left as it was.  A bead centre that ends more than
-    ``warn_deviation_nm`` from its target (physical atoms that fit the CG frame only roughly, as
-    after hundreds of steps of the shipped peptide model, where a tenth to a third of the frames
-    end 0.1-0.2 nm off on one bead) gives a ``HandoffWarning`` with the numbers.
+    it (the CG frame's shape, whatever its place), after a recovery through ``recovery_stages`` if
+    needed (empty: no recovery); otherwise ``HandoffError`` is raised and the Context is left as it
+    was.  A bead centre that ends more than ``warn_deviation_nm`` from its target (physical atoms
+    that fit the CG frame only roughly) gives a ``HandoffWarning`` with the numbers.
     """
     system = context.getSystem()
     mapping.require_covers(system, "handoff")

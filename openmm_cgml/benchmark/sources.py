@@ -179,11 +179,13 @@ def model_settings(model) -> dict:
 
 
 def bundle_settings(bundle) -> dict:
-    """What the results JSON records about the model: the bundle's path and file SHA-256, its weights'
-    hash and its sampler settings."""
+    """What the results JSON records about the model: the bundle's path (relative to the working
+    directory where it lies inside it) and file SHA-256, its weights' hash and its sampler settings."""
     _, metadata = load_bundle(bundle)
     keys = ("weights_sha256", "timestep_ps", "history_length", "score_calls", "score_sigmas_nm", "score_step", "mapping")
-    settings = {"path": str(bundle), "file_sha256": hashlib.sha256(Path(bundle).read_bytes()).hexdigest()}
+    path = Path(bundle).absolute()
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path  # no machine path for the repository's own
+    settings = {"path": str(shown), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     settings |= {key: metadata.get(key) for key in keys}
     settings["score_noise"] = (metadata.get("model_config") or {}).get("score_noise")
     return settings
