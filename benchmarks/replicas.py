@@ -30,8 +30,9 @@ import openmm.app as app
 import openmm.unit as unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from classical_baseline import platform_setups, time_classical  # noqa: E402
 from integrator_overhead import per_call  # noqa: E402
-from speed import POLYMER_SEQUENCE, calls_for, chain_conformation, context_for  # noqa: E402
+from speed import POLYMER_SEQUENCE, chain_conformation  # noqa: E402
 
 import openmm_cgml  # noqa: E402
 from openmm_cgml.benchmark.sources import bundle_settings  # noqa: E402
@@ -72,21 +73,12 @@ def cg_runner(bundle, molecule, copies: int, threads: int):
 
 
 def classical_baseline(molecule, repeats: int) -> dict:
-    """Time per classical step of one copy on the Reference and CPU platforms (one thread each)."""
-    found = {}
-    for name in ("Reference", "CPU"):
-        integrator = openmm.LangevinMiddleIntegrator(molecule.temperature_k * unit.kelvin, molecule.friction_per_ps / unit.picosecond,
-                                                     molecule.timestep_ps * unit.picosecond)
-        integrator.setRandomNumberSeed(1)
-        context = context_for(molecule.system, integrator, name, 1)
-        context.setPositions(molecule.positions)
-        context.setVelocitiesToTemperature(molecule.temperature_k * unit.kelvin, 1)
-        integrator.step(100)
-        found[name] = per_call([integrator.step], [calls_for(integrator.step)], repeats)[0]
-        del context
-    best = min(found, key=found.get)
-    return {"platform": best, "step_us": {name: 1e6 * t for name, t in found.items()}, "step_ps": molecule.timestep_ps,
-            "ps_per_s_one_copy": molecule.timestep_ps / found[best]}
+    """Time per classical step of one copy on the Reference platform and the CPU platform with one
+    thread (``classical_baseline.time_classical``), and the faster of the two."""
+    rows = time_classical("one copy", molecule, platform_setups(1), repeats)
+    best = min(rows, key=lambda row: row["step_us"])
+    return {"platform": best["platform"], "step_us": {row["platform"]: row["step_us"] for row in rows},
+            "step_ps": molecule.timestep_ps, "ps_per_s_one_copy": best["ps_per_s"]}
 
 
 def main() -> None:

@@ -39,9 +39,9 @@ from openmm_cgml.benchmark.estimators import bootstrap_items
 from openmm_cgml.benchmark.sources import bundle_settings
 from openmm_cgml.bundle import load_bundle
 from openmm_cgml.data import load_windows
-from openmm_cgml.export import export_bundle
+from openmm_cgml.export import export_bundle, propagator_of
 from openmm_cgml.files import write_atomically
-from openmm_cgml.nn import ModelConfig, Propagator
+from openmm_cgml.nn import Propagator
 from openmm_cgml.report import clean
 
 SAMPLERS = ("gaussian", "refined", "langevin")
@@ -67,13 +67,6 @@ def within_window_spread(start, moved, order) -> np.ndarray:
     ``moved`` (W, S, n, 3), S >= 2."""
     modes = analysis.rouse_modes(np.asarray(moved) - np.asarray(start)[:, None], order)
     return ((modes - modes.mean(1, keepdims=True)) ** 2).sum(-1).sum(1).mean(0) / (modes.shape[1] - 1)
-
-
-def propagator_of(module, metadata: dict) -> Propagator:
-    """The Python Propagator of a trained bundle (same weights), for the dynamics network's std."""
-    model = Propagator(ModelConfig.from_dict(metadata["model_config"]))
-    model.load_state_dict(module.state_dict())
-    return model.eval()
 
 
 def window_starts(count: int, wanted: int) -> np.ndarray:

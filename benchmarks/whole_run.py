@@ -25,6 +25,7 @@ import openmm
 import openmm.unit as unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from classical_baseline import classical_context  # noqa: E402
 from speed import POLYMER_SEQUENCE  # noqa: E402
 
 import openmm_cgml  # noqa: E402
@@ -76,14 +77,8 @@ def cg_run(molecule, ns: float, report_every: int) -> dict:
 
 
 def classical_run(molecule, ns: float, report_interval_ps: float) -> dict:
-    def build():
-        integrator = openmm.LangevinMiddleIntegrator(molecule.temperature_k, molecule.friction_per_ps, molecule.timestep_ps)
-        integrator.setRandomNumberSeed(1)
-        context = openmm.Context(molecule.system, integrator, openmm.Platform.getPlatformByName("Reference"))
-        context.setPositions(molecule.positions)
-        openmm.LocalEnergyMinimizer.minimize(context)
-        context.setVelocitiesToTemperature(molecule.temperature_k, 1)
-        return integrator, context
+    def build():  # minimised, velocities drawn, 100 steps (classical_baseline.classical_context)
+        return classical_context(molecule, "Reference", {})
 
     (integrator, context), setup = timed(build)
     per_report = int(round(report_interval_ps / molecule.timestep_ps))

@@ -54,8 +54,8 @@ def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check
                       score_calls: int | None = None, score_noise: bool | None = None,
                       score_step: float | None = None) -> Path:
     """Write the bundle of a training checkpoint (best.pt or last.pt) to ``out``; with ``check``,
-    load it back and run it once (check_bundle) before returning its path.  ``score_calls`` and
-    ``score_noise`` replace the trained sampler settings (the noise ladder keeps its ends)."""
+    load it back and run it once (check_bundle) before returning its path.  ``score_calls``,
+    ``score_noise`` and ``score_step`` replace the trained sampler settings (the noise ladder keeps its ends)."""
     model, state = model_from_checkpoint(checkpoint)
     metadata = model_metadata(*_with_sampler(model, state, score_calls, score_noise, score_step))
     metadata.update(extra_metadata or {})
@@ -63,6 +63,13 @@ def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check
     if check:
         check_bundle(path)
     return path
+
+
+def propagator_of(module, metadata: dict) -> Propagator:
+    """The Python Propagator (eval mode) of a trained bundle's module and metadata, with the same weights."""
+    model = Propagator(ModelConfig.from_dict(metadata["model_config"]))
+    model.load_state_dict(module.state_dict())
+    return model.eval()
 
 
 def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool | None = None,
@@ -73,13 +80,10 @@ def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool
     module, metadata = load_bundle(bundle, current=False)
     if metadata.get("format") not in (contract.BUNDLE_FORMAT, *contract.OLD_BUNDLE_FORMATS) or "model_config" not in metadata:
         raise ValueError(f"export_bundle: '{bundle}' is not a trained bundle written by cgml export")
-    config = ModelConfig.from_dict(metadata["model_config"])
-    model = Propagator(config)
-    model.load_state_dict(module.state_dict())
-    model.eval()
+    model = propagator_of(module, metadata)
     model.score_sigmas = [s / float(model.dynamics.displacement_scale) for s in metadata["score_sigmas_nm"]]
-    state = {"model_config": config, "data": dict(metadata.get("data") or {}, mapping=metadata.get("mapping")),
-             "history": [], "train_config": None}
+    state = {"model_config": ModelConfig.from_dict(metadata["model_config"]),
+             "data": dict(metadata.get("data") or {}, mapping=metadata.get("mapping")), "history": [], "train_config": None}
     model, state = _with_sampler(model, state, score_calls, score_noise, score_step)
     updated = dict(metadata)
     updated.update({key: value for key, value in model_metadata(model, state).items()

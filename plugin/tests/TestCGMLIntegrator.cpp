@@ -306,9 +306,9 @@ void testBadInput() {
     }
 }
 
-/** The tested platform follows the Reference platform's trajectories of deterministic propagators. */
 #include "TestCGMLMolecules.h"
 
+/** The tested platform follows the Reference platform's trajectories of deterministic propagators. */
 void testMatchesReference() {
     Platform& reference = Platform::getPlatformByName("Reference");
     for (const string& bundle : {driftBundle(1.0), contractBundle(1.0), verletBundle(1.0)}) {
