@@ -113,7 +113,12 @@ class Objective(nn.Module):
         # The acceleration the prediction should have had, relative to the (augmented) history.
         residual = ((target - mean).to(std.dtype)) / accel_scale
         sd = std / accel_scale
-        nll = (0.5 * (residual ** 2).sum(1) / sd ** 2 + 3 * torch.log(sd)).mean() / 3 + 0.5 * math.log(2 * math.pi)
+        if m.noise.degree == 0:
+            nll = (0.5 * (residual ** 2).sum(1) / sd ** 2 + 3 * torch.log(sd)).mean() / 3 + 0.5 * math.log(2 * math.pi)
+        else:  # the exact density of the coupled noise (nn.noise), per bead and axis
+            quadratic, log_det = m.noise.whitened(residual / sd.unsqueeze(1), bead_bonds, bead_graph, n_graphs)
+            n = residual.shape[0]
+            nll = (0.5 * quadratic + 3 * torch.log(sd).sum() + 3 * log_det) / (3 * n) + 0.5 * math.log(2 * math.pi)
         mse = (residual ** 2).mean()
         # Denoising score matching on the target positions, one noise level per window.
         u = torch.rand(n_graphs, dtype=target.dtype, device=target.device)

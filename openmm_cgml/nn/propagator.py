@@ -3,9 +3,10 @@
 ``embed`` runs the embedding GNN once per system.  ``step`` predicts the Gaussian of the next
 acceleration, samples the next positions
 
-    x_{t+1} = x_t + (x_t − x_{t−1}) + mean + std · ξ,     ξ ~ N(0, 1) per bead and axis
+    x_{t+1} = x_t + (x_t − x_{t−1}) + mean + std · P(M) ξ,     ξ ~ N(0, 1) per bead and axis
 
-(no velocity term when k = 1), then refines them with ``score_calls`` denoising steps on a
+(no velocity term when k = 1; P(M) couples the noise along the CG bonds, ``noise.CoupledNoise``, and
+is the identity when ``noise_degree`` is 0), then refines them with ``score_calls`` denoising steps on a
 decreasing ladder of noise levels σ_i:  x ← x + α σ_i² s(x, σ_i)  (a damped Tweedie step), which
 pushes beads out of collisions; with ``score_noise`` every call but the last also adds √(2α) σ_i ξ
 (annealed Langevin), so that the refined samples keep their spread instead of collapsing onto the
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 
 from .dynamics import BeadDynamics
 from .embedding import AtomEmbedding
+from .noise import CoupledNoise
 from .neighbors import BRUTE_FORCE_MAX, VERLET_SKIN, VerletList, bead_graph, bond_keys, join_bonds, radius_graph
 from .score import ScoreNet
 
@@ -47,6 +49,7 @@ class ModelConfig:
     max_bond_count: int = 8          # vocabulary of bond counts
     neighbor_norm: float = 16.0      # messages are summed and divided by this
     min_std: float = 0.01            # floor of the predicted spread, in units of the acceleration scale
+    noise_degree: int = 0            # Chebyshev degree of the noise's coupling along the CG bonds (0: independent)
     score_calls: int = 3             # denoising steps inside step(); 0 samples the Gaussian only
     score_sigma_max: float = 0.5     # noise ladder of the refinement, in units of the displacement scale
     score_sigma_min: float = 0.1
@@ -99,6 +102,7 @@ class Propagator(nn.Module):
         self.dynamics = BeadDynamics(c.hidden, c.history_length, c.dynamics_layers, c.cutoff_nm, c.n_basis,
                                      c.neighbor_norm, c.min_std)
         self.score = ScoreNet(c.hidden, c.hidden + 1, 2, c.score_layers, c.cutoff_nm, c.n_basis, c.neighbor_norm)
+        self.noise = CoupledNoise(c.noise_degree)
 
     def set_scales(self, displacement_nm: float, acceleration_nm: float) -> None:
         """Length units of the networks: rms displacement and rms acceleration per CG step (nm)."""
@@ -166,7 +170,7 @@ class Propagator(nn.Module):
         x = history[-1]
         bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
-        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+        noise = self.noise(torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator), bonded)
         positions = mean + std.to(x.dtype).unsqueeze(1) * noise
         scale = self.score.length_scale
         conditioning = self._conditioning(latent, std)
