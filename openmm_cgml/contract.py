@@ -89,7 +89,7 @@ METADATA_KEYS = {
     "mapping": "atom -> bead mapping method (BeadMapping.method)",
     "data": "summary of the training data",
     "validation": "validation losses of the exported weights",
-    "training": "epochs and train settings",
+    "training": "epochs, train settings, seconds of the training epochs (validation not counted) and the training command",
     "model_config": "network settings",
     "weights_sha256": "SHA-256 of the weights (bundle.weights_sha256), checked when the bundle loads; 'unverified' opts out",
     "torch_version": "torch version that wrote the bundle",

@@ -43,6 +43,8 @@ def model_metadata(model, checkpoint: dict) -> dict:
         "data": data,
         "validation": {key[4:]: value for key, value in last.items() if key.startswith("val_")},
         "training": {"epoch": last.get("epoch"), "epochs_run": len(history),
+                     "epoch_seconds": sum(float(record.get("seconds", 0.0)) for record in history),
+                     "command": data.pop("train_command", None),
                      "train_config": asdict(checkpoint["train_config"]) if checkpoint["train_config"] else None},
         "model_config": asdict(config),
         "weights_sha256": weights_sha256(model),

@@ -250,6 +250,9 @@ def test_command_line_trains_on_the_sample_dataset_and_exports(tmp_path):
     module, metadata = load_bundle(tmp_path / "model.pt")
     assert module.timestep_ps == pytest.approx(10.0)  # the dataset's CG step wins over the config's
     assert metadata["history_length"] == 2 and "residue" in json.dumps(metadata)
+    # The card's facts: the command that trained it and the seconds its epochs took.
+    assert metadata["training"]["command"] == f"cgml train {sample} --config {config} --out {tmp_path / 'run'} --device cpu --no-progress"
+    assert metadata["training"]["epoch_seconds"] > 0 and "train_command" not in metadata["data"]
     # The verdict: a rollout from the validation run's start, against that run (one epoch: judged, not trusted).
     verdict = metadata["verdict"]
     assert verdict["line"].startswith("verdict: usable" if verdict["usable"] else "verdict: NOT usable: ")

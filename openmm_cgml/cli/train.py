@@ -34,6 +34,8 @@ def run(args) -> int:
     train_set = split_windows(args.data, "train", model_config, train_config)
     val_set = split_windows(args.data, "validation", model_config, train_config)
     metadata = dict(getattr(train_set, "metadata", None) or {})
+    processes = int(os.environ.get("WORLD_SIZE", args.nproc))  # under torchrun, this process's argv has no --nproc
+    metadata["train_command"] = " ".join(["cgml train", *_one_process_argv(args)] + ([f"--nproc {processes}"] if processes > 1 else []))
     timestep = metadata.get("timestep_ps")
     if timestep is not None:  # the model's CG step is the one its windows were cut at
         model_config.timestep_ps = float(timestep)
