@@ -4,7 +4,8 @@ On evenly spaced windows of every run of a split (k history frames one CG step a
 classical data), the displacement x_{t+1} - x_t of one CG step is taken from
 
 - MD: the classical frame one CG step after the history;
-- gaussian: the bundle's weights re-exported with 0 score calls (mean + std * xi of the dynamics network);
+- gaussian: the bundle's weights re-exported with 0 score calls (mean + std * P(M) xi of the dynamics
+  network, P(M) = 1 unless the noise is coupled along the bonds, nn/noise.py);
 - refined: the bundle as given (its own score calls, score noise and ladder);
 - langevin: the bundle's weights re-exported with score noise on (same calls and ladder),
 
@@ -16,7 +17,8 @@ get 95 % bootstrap intervals over runs (sequences).  The "idealised" figure is t
 idealisation keeps after the refinement: if the next frame given the history were N(mean, s^2) per
 axis and the score network exact, each call would scale the deviation from the mean by
 1 - a sigma_i^2 / (s^2 + sigma_i^2) (and, with score noise, add 2 a sigma_i^2 of variance), s being
-the dynamics network's std of each bead.
+the Gaussian's spread of each bead (the dynamics network's std, times the norm of the bead's row of
+P(M) when the noise is coupled).
 Writes results.json and rouse-modes.png (per mode: <|dX_p|^2>, the ratio to MD, and the spread over
 samples of one window that the refinements keep of the Gaussian's, beside the idealisation).
 
@@ -42,6 +44,7 @@ from openmm_cgml.data import load_windows
 from openmm_cgml.export import export_bundle, propagator_of
 from openmm_cgml.files import write_atomically
 from openmm_cgml.nn import Propagator
+from openmm_cgml.nn.neighbors import bond_keys
 from openmm_cgml.report import clean
 
 SAMPLERS = ("gaussian", "refined", "langevin")
@@ -81,6 +84,8 @@ def sample_run(modules: dict, model: Propagator, windows, indices, samples: int,
     atoms = (first.atom_features, first.atom_bonds, first.bead_of_atom, first.atom_masses)
     embeddings = {name: module.embed(*atoms) for name, module in modules.items()}
     embedding = model.embed(*atoms)
+    n = first.history.shape[1]  # P(M)'s rows: each bead's share of the coupled noise (ones when independent)
+    coupling = model.noise(torch.eye(n, dtype=torch.float64), bond_keys(first.bead_bonds, n)).norm(dim=1)
     out = {"start": [], "md": [], "mean": [], "std": [], **{name: [] for name in modules}}
     for index in indices:
         w = windows[int(index)]
@@ -88,7 +93,7 @@ def sample_run(modules: dict, model: Propagator, windows, indices, samples: int,
         out["start"].append(w.history[-1].numpy())
         out["md"].append(w.target.numpy())
         out["mean"].append(mean.numpy())
-        out["std"].append(std.double().numpy())
+        out["std"].append((std.double() * coupling).numpy())
         for name, module in modules.items():
             draws = [module.step(embeddings[name], w.history, w.bead_bonds,
                                  torch.Generator().manual_seed(seed * 1_000_003 + int(index) * samples + s))
