@@ -18,7 +18,7 @@ idealisation keeps after the refinement: if the next frame given the history wer
 axis and the score network exact, each call would scale the deviation from the mean by
 1 - a sigma_i^2 / (s^2 + sigma_i^2) (and, with score noise, add 2 a sigma_i^2 of variance), s being
 the Gaussian's spread of each bead (the dynamics network's std, times the norm of the bead's row of
-P(M) when the noise is coupled).
+P(M) when the noise is coupled, times the bundle's noise_scale).
 Writes results.json and rouse-modes.png (per mode: <|dX_p|^2>, the ratio to MD, and the spread over
 samples of one window that the refinements keep of the Gaussian's, beside the idealisation).
 
@@ -93,7 +93,7 @@ def sample_run(modules: dict, model: Propagator, windows, indices, samples: int,
         out["start"].append(w.history[-1].numpy())
         out["md"].append(w.target.numpy())
         out["mean"].append(mean.numpy())
-        out["std"].append((std.double() * coupling).numpy())
+        out["std"].append((std.double() * coupling * model.noise_scale).numpy())
         for name, module in modules.items():
             draws = [module.step(embeddings[name], w.history, w.bead_bonds,
                                  torch.Generator().manual_seed(seed * 1_000_003 + int(index) * samples + s))

@@ -52,14 +52,12 @@ def model_metadata(model, checkpoint: dict) -> dict:
     }
 
 
-def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True,
-                      score_calls: int | None = None, score_noise: bool | None = None,
-                      score_step: float | None = None) -> Path:
+def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True, **sampler) -> Path:
     """Write the bundle of a training checkpoint (best.pt or last.pt) to ``out``; with ``check``,
-    load it back and run it once (check_bundle) before returning its path.  ``score_calls``,
-    ``score_noise`` and ``score_step`` replace the trained sampler settings (the noise ladder keeps its ends)."""
+    load it back and run it once (check_bundle) before returning its path.  ``sampler``: settings
+    of SAMPLER_SETTINGS that replace the trained ones (None keeps one; the noise ladder keeps its ends)."""
     model, state = model_from_checkpoint(checkpoint)
-    metadata = model_metadata(*_with_sampler(model, state, score_calls, score_noise, score_step))
+    metadata = model_metadata(*_with_sampler(model, state, **sampler))
     metadata.update(extra_metadata or {})
     path = save_bundle(torch.jit.script(model), out, metadata)
     if check:
@@ -74,8 +72,7 @@ def propagator_of(module, metadata: dict) -> Propagator:
     return model.eval()
 
 
-def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool | None = None,
-                  score_step: float | None = None) -> Path:
+def export_bundle(bundle, out, **sampler) -> Path:
     """A trained bundle re-exported with other sampler settings and the same weights (their SHA-256
     is unchanged): the way to compare samplers of a model whose checkpoint is not at hand, and to
     bring a bundle of an older format (``contract.OLD_BUNDLE_FORMATS``) to the current contract."""
@@ -86,7 +83,7 @@ def export_bundle(bundle, out, score_calls: int | None = None, score_noise: bool
     model.score_sigmas = [s / float(model.dynamics.displacement_scale) for s in metadata["score_sigmas_nm"]]
     state = {"model_config": ModelConfig.from_dict(metadata["model_config"]),
              "data": dict(metadata.get("data") or {}, mapping=metadata.get("mapping")), "history": [], "train_config": None}
-    model, state = _with_sampler(model, state, score_calls, score_noise, score_step)
+    model, state = _with_sampler(model, state, **sampler)
     updated = dict(metadata)
     updated.update({key: value for key, value in model_metadata(model, state).items()
                     if key in ("format", "score_calls", "score_sigmas_nm", "score_step", "model_config", "weights_sha256",
@@ -121,9 +118,19 @@ def record_verdict(bundle, verdict: dict) -> Path:
     return save_bundle(module, bundle, metadata)
 
 
-def _with_sampler(model, state: dict, score_calls: int | None, score_noise: bool | None, score_step: float | None = None):
-    """The model and its decoded checkpoint with the refinement's calls, noise and step α replaced."""
+SAMPLER_SETTINGS = ("score_calls", "score_noise", "score_step", "noise_scale")
+
+
+def _with_sampler(model, state: dict, score_calls: int | None = None, score_noise: bool | None = None,
+                  score_step: float | None = None, noise_scale: float | None = None):
+    """The model and its decoded checkpoint with the sampler's settings replaced where given: the
+    refinement's calls, noise and step α, and the factor on the Gaussian's spread."""
     config = state["model_config"]
+    if noise_scale is not None:
+        if not 0 < noise_scale <= 2:
+            raise ValueError(f"export: noise_scale must be in (0, 2], got {noise_scale}")
+        config = replace(config, noise_scale=float(noise_scale))
+        model.noise_scale = float(noise_scale)
     if score_calls is not None:
         if score_calls < 0:
             raise ValueError(f"export: score_calls must be >= 0, got {score_calls}")

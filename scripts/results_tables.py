@@ -4,7 +4,8 @@ A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
 lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
 may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py``,
-``benchmarks/replicas.py``, ``benchmarks/classical_baseline.py`` or ``benchmarks/whole_run.py``.
+``benchmarks/replicas.py``, ``benchmarks/classical_baseline.py``, ``benchmarks/whole_run.py`` or the
+summary of ``benchmarks/history_ablation.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 
@@ -113,8 +114,22 @@ def whole_run_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def ablation_table(r: dict) -> str:
+    """The rows of benchmarks/history_ablation.py's summary JSON: per history length, the validation
+    losses and the training time (the fidelity figures are the compare table of its results)."""
+    rows = [f"`{r['command']}` (config {r['config']}, trained on {r['data']}; losses on its validation split)", "",
+            "| k | Gaussian NLL | score matching | acceleration mse | epochs | training (s) |", "|---:|---:|---:|---:|---:|---:|"]
+    for run in r["runs"]:
+        v, t = run["validation_losses"], run["training"]
+        rows.append(f"| {run['history_length']} | {v['nll']:.4f} | {v['dsm']:.4f} | {v['mse']:.4f} | {t['epochs_run']} | "
+                    f"{t['epoch_seconds']:.0f} |")
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if results.get("runs") and "history_length" in results["runs"][0]:
+        return ablation_table(results)
     if "runs_to_pay_off" in results:
         return whole_run_table(results)
     if "hmr_stable" in results:
@@ -146,7 +161,9 @@ def _label(results: dict) -> str:
     if "path" not in model:
         return f"stand-in `{model['stand_in']}`"
     noise = "Langevin" if model.get("score_noise") else "deterministic"
-    return f"`{Path(model['path']).name}` ({model['score_calls']} calls, {noise})"
+    coupled = f", noise coupled to degree {model['noise_degree']}" if model.get("noise_degree") else ""
+    coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""
+    return f"`{Path(model['path']).name}` ({model['score_calls']} calls, {noise}{coupled})"
 
 
 def comparison(paths: list[Path]) -> str:

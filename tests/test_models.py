@@ -93,3 +93,8 @@ def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path
     assert np.abs(np.array(record.bundle_steps(gentle)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
     with pytest.raises(ValueError, match=r"score_step must be in \(0, 1\]"):
         export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", score_step=1.5)
+    narrower = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-scale.pt", noise_scale=0.9)
+    assert load_bundle(narrower)[1]["model_config"]["noise_scale"] == 0.9
+    assert np.abs(np.array(record.bundle_steps(narrower)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
+    with pytest.raises(ValueError, match=r"noise_scale must be in \(0, 2\]"):
+        export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", noise_scale=0.0)

@@ -188,4 +188,6 @@ def bundle_settings(bundle) -> dict:
     settings = {"path": str(shown), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     settings |= {key: metadata.get(key) for key in keys}
     settings["score_noise"] = (metadata.get("model_config") or {}).get("score_noise")
+    settings["noise_degree"] = (metadata.get("model_config") or {}).get("noise_degree", 0)
+    settings["noise_scale"] = (metadata.get("model_config") or {}).get("noise_scale", 1.0)
     return settings

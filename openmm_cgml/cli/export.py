@@ -17,6 +17,8 @@ def add_parser(commands):
     parser.add_argument("--score-noise", choices=["on", "off"],
                         help="Langevin refinement: noise on every call but the last (default: as trained)")
     parser.add_argument("--score-step", type=float, help="step α of every refinement call, in (0, 1] (default: as trained)")
+    parser.add_argument("--noise-scale", type=float,
+                        help="factor on the dynamics network's spread when sampling, in (0, 2] (default: as exported, 1 when trained)")
     parser.add_argument("--data", help="the dataset (cgml reference) the model was trained on: its held-out runs judge the "
                                        "bundle (a short rollout against them; the verdict, usable or not and why, goes "
                                        "into the metadata), and a bundle without a training range gets it measured on "
@@ -28,12 +30,12 @@ def add_parser(commands):
 
 
 def run(args) -> int:
-    noise = None if args.score_noise is None else args.score_noise == "on"
+    sampler = {"score_calls": args.score_calls, "score_noise": None if args.score_noise is None else args.score_noise == "on",
+               "score_step": args.score_step, "noise_scale": args.noise_scale}
     if is_bundle(args.checkpoint):
-        path = export_bundle(args.checkpoint, args.out, args.score_calls, noise, args.score_step)
+        path = export_bundle(args.checkpoint, args.out, **sampler)
     else:
-        path = export_checkpoint(args.checkpoint, args.out, check=not args.no_check, score_calls=args.score_calls,
-                                 score_noise=noise, score_step=args.score_step)
+        path = export_checkpoint(args.checkpoint, args.out, check=not args.no_check, **sampler)
     if args.data:
         from ..verdict import judge  # runs the integrator: the plugin is loaded only here
 

@@ -3,10 +3,11 @@
 ``embed`` runs the embedding GNN once per system.  ``step`` predicts the Gaussian of the next
 acceleration, samples the next positions
 
-    x_{t+1} = x_t + (x_t − x_{t−1}) + mean + std · P(M) ξ,     ξ ~ N(0, 1) per bead and axis
+    x_{t+1} = x_t + (x_t − x_{t−1}) + mean + f · std · P(M) ξ,     ξ ~ N(0, 1) per bead and axis
 
 (no velocity term when k = 1; P(M) couples the noise along the CG bonds, ``noise.CoupledNoise``, and
-is the identity when ``noise_degree`` is 0), then refines them with ``score_calls`` denoising steps on a
+is the identity when ``noise_degree`` is 0; f is ``noise_scale``, 1 unless a sampler calibrated on
+validation data says otherwise), then refines them with ``score_calls`` denoising steps on a
 decreasing ladder of noise levels σ_i:  x ← x + α σ_i² s(x, σ_i)  (a damped Tweedie step), which
 pushes beads out of collisions; with ``score_noise`` every call but the last also adds √(2α) σ_i ξ
 (annealed Langevin), so that the refined samples keep their spread instead of collapsing onto the
@@ -50,6 +51,7 @@ class ModelConfig:
     neighbor_norm: float = 16.0      # messages are summed and divided by this
     min_std: float = 0.01            # floor of the predicted spread, in units of the acceleration scale
     noise_degree: int = 0            # Chebyshev degree of the noise's coupling along the CG bonds (0: independent)
+    noise_scale: float = 1.0         # factor on the spread when sampling (a sampler setting: 1 in training)
     score_calls: int = 3             # denoising steps inside step(); 0 samples the Gaussian only
     score_sigma_max: float = 0.5     # noise ladder of the refinement, in units of the displacement scale
     score_sigma_min: float = 0.1
@@ -98,6 +100,7 @@ class Propagator(nn.Module):
         self.score_sigmas: List[float] = c.sigma_ladder()
         self.score_step = float(c.score_step)
         self.score_noise = bool(c.score_noise)
+        self.noise_scale = float(c.noise_scale)
         self.embedding = AtomEmbedding(c.hidden, c.atom_layers, c.atom_hops, c.n_elements, c.max_bond_count)
         self.dynamics = BeadDynamics(c.hidden, c.history_length, c.dynamics_layers, c.cutoff_nm, c.n_basis,
                                      c.neighbor_norm, c.min_std)
@@ -171,7 +174,7 @@ class Propagator(nn.Module):
         bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
         noise = self.noise(torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator), bonded)
-        positions = mean + std.to(x.dtype).unsqueeze(1) * noise
+        positions = mean + (self.noise_scale * std).to(x.dtype).unsqueeze(1) * noise
         scale = self.score.length_scale
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
