@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from openmm_cgml.benchmark.sources import bundle_settings
@@ -23,6 +22,7 @@ from openmm_cgml.bundle import load_bundle
 from openmm_cgml.checkpoint import load_checkpoint
 from openmm_cgml.config import load_config
 from openmm_cgml.files import write_atomically
+from openmm_cgml.nn import ModelConfig
 
 def cgml(*arguments: str) -> None:
     """Run one ``cgml`` command in a child process (training relaunches itself under torchrun)."""
@@ -36,7 +36,8 @@ def trained(work: Path, config: dict, k: int) -> bool:
     best = work / f"k{k}" / "best.pt"
     if not best.exists():
         return False
-    return asdict(load_checkpoint(best)["model_config"]) == {**config["model"], "timestep_ps": config["train"]["cg_step_ps"]}
+    wanted = ModelConfig.from_dict({**config["model"], "timestep_ps": config["train"]["cg_step_ps"]})
+    return load_checkpoint(best)["model_config"] == wanted
 
 
 def main() -> None:

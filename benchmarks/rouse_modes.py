@@ -19,6 +19,9 @@ axis and the score network exact, each call would scale the deviation from the m
 1 - a sigma_i^2 / (s^2 + sigma_i^2) (and, with score noise, add 2 a sigma_i^2 of variance), s being
 the Gaussian's spread of each bead (the dynamics network's std, times the norm of the bead's row of
 P(M) when the noise is coupled, times the bundle's noise_scale).
+The mean change of Rg^2 over the step (equal bead weights) tells whether a sampler swells or shrinks
+chains started from MD histories; a model that does neither here but drifts in its own rollouts
+suffers from exposure bias (its histories are not MD's).
 Writes results.json and rouse-modes.png (per mode: <|dX_p|^2>, the ratio to MD, and the spread over
 samples of one window that the refinements keep of the Gaussian's, beside the idealisation).
 
@@ -103,13 +106,26 @@ def sample_run(modules: dict, model: Propagator, windows, indices, samples: int,
     return {key: np.stack(value) for key, value in out.items()}
 
 
+def rg2_change(start, moved) -> float:
+    """Mean change of the squared radius of gyration (nm^2, equal bead weights) over one step, from
+    ``start`` (W, n, 3) to ``moved`` (W, n, 3) or to every sample of ``moved`` (W, S, n, 3)."""
+    start = np.asarray(start)
+    moved = np.asarray(moved)
+    before = analysis.radius_of_gyration(start) ** 2
+    after = analysis.radius_of_gyration(moved.reshape(-1, *moved.shape[-2:])) ** 2
+    return float(after.reshape(len(start), -1).mean(1).mean() - before.mean())
+
+
 def run_statistics(run: dict, names, sigmas_nm, score_step: float, order) -> dict:
-    """Per bead and per mode mean squares of one run, the spreads, and the idealised kept fractions."""
+    """Per bead and per mode mean squares of one run, the spreads, the drift of Rg^2 and the
+    idealised kept fractions."""
     stats = {"md": analysis.step_mean_squares(run["start"], run["md"], order),
              "mean": analysis.step_mean_squares(run["start"], run["mean"], order)}
+    stats["md"]["rg2_change"] = rg2_change(run["start"], run["md"])
     for name in names:
         stats[name] = analysis.step_mean_squares(run["start"], run[name], order)
         stats[name]["spread"] = within_window_spread(run["start"], run[name], order)
+        stats[name]["rg2_change"] = rg2_change(run["start"], run[name])
     s2 = run["std"] ** 2
     stats["idealised"] = {noise: float((refinement_kept(run["std"], sigmas_nm, score_step, noise) * s2).sum() / s2.sum())
                           for noise in (False, True)}
@@ -123,10 +139,12 @@ def summarise(per_run: list[dict], names, n_boot: int, seed: int) -> dict:
         return values.mean(0) if idx is None else values[idx].mean(0)
 
     n = len(per_run)
-    summary = {"md": {"mode": mean("md", "mode"), "bead": mean("md", "bead")},
+    summary = {"md": {"mode": mean("md", "mode"), "bead": mean("md", "bead"),
+                      "rg2_change": bootstrap_items(lambda i: mean("md", "rg2_change", i), n, n_boot, seed)},
                "mean_only": {"mode": mean("mean", "mode"), "bead": mean("mean", "bead")}}
     for name in names:
-        entry = {"mode": mean(name, "mode"), "bead": mean(name, "bead"), "spread_mode": mean(name, "spread")}
+        entry = {"mode": mean(name, "mode"), "bead": mean(name, "bead"), "spread_mode": mean(name, "spread"),
+                 "rg2_change": bootstrap_items(lambda i, x=name: mean(x, "rg2_change", i), n, n_boot, seed)}
         for what in ("mode", "bead"):
             entry[f"{what}_ratio"] = bootstrap_items(lambda i, w=what: mean(name, w, i) / mean("md", w, i), n, n_boot, seed)
         entry["total_ratio"] = bootstrap_items(lambda i: mean(name, "bead", i).sum() / mean("md", "bead", i).sum(),
@@ -252,6 +270,9 @@ def main() -> None:
     for name in names[1:]:
         print(f"{name}: spread kept vs gaussian {summary[name]['spread_kept_total']:.3g}")
     print(f"idealised kept: {summary['idealised_kept']}")
+    print("mean change of Rg^2 over one step from MD histories (nm^2): " + ", ".join(
+        f"{name} {summary[name]['rg2_change']['value']:.4f} [{summary[name]['rg2_change']['low']:.4f}, "
+        f"{summary[name]['rg2_change']['high']:.4f}]" for name in ("md", *names)))
     print(f"wrote {out / 'results.json'} and {out / 'rouse-modes.png'} in {wall:.0f} s")
 
 

@@ -86,3 +86,13 @@ def test_within_window_spread_by_hand(script):
     moved = np.zeros((1, 2, 2, 3))
     moved[0, 0, :, 0], moved[0, 1, :, 0] = [1.0, 1.0], [-1.0, -1.0]  # mode 0 = ±sqrt(2): variance 2 * 2 / (2 - 1)
     assert script.within_window_spread(start, moved, None) == pytest.approx([4.0, 0.0], abs=1e-12)
+
+
+def test_rg2_change_is_the_mean_change_of_the_squared_radius_of_gyration(script):
+    start = np.zeros((2, 2, 3))
+    start[:, 1, 0] = 1.0                               # two beads 1 nm apart: Rg^2 = 0.25
+    moved = start.copy()
+    moved[0, 1, 0] = 2.0                               # 2 nm apart: Rg^2 = 1
+    assert script.rg2_change(start, moved) == pytest.approx((1.0 - 0.25) / 2)
+    samples = np.stack([start, moved], 1)              # (W, S, n, 3): the mean over samples, then windows
+    assert script.rg2_change(start, samples) == pytest.approx((1.0 - 0.25) / 4)
