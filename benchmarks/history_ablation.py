@@ -3,8 +3,8 @@
 For every k, a model is trained from the polymer config with only ``history_length`` changed
 (``cgml train``), exported with the given sampler settings (``cgml export``), and run through the
 fidelity benchmark on the validation split (``cgml benchmark polymer``, every figure beside its
-MD-vs-MD ceiling).  A k whose ``WORK/kK/best.pt`` already holds a model of the same settings is
-not trained again.  Writes ``RESULTS/kK/results.json`` (the benchmark's) and ``RESULTS/summary.json``
+MD-vs-MD ceiling).  A k whose ``WORK/kK/last.pt`` holds all epochs of a model of the same settings
+is not trained again; one with fewer epochs resumes from there.  Writes ``RESULTS/kK/results.json`` (the benchmark's) and ``RESULTS/summary.json``
 (per k: validation losses, training seconds and command, the bundle's settings, and where its
 benchmark results lie), from which the README's table is generated.
 
@@ -31,13 +31,14 @@ def cgml(*arguments: str) -> None:
     subprocess.run(command, check=True)
 
 
-def trained(work: Path, config: dict, k: int) -> bool:
-    """Whether ``work/kK/best.pt`` holds a model of these settings."""
-    best = work / f"k{k}" / "best.pt"
-    if not best.exists():
-        return False
+def progress(folder: Path, config: dict) -> int:
+    """Epochs already trained in ``folder`` (its last.pt) for a model of these settings; 0 if none."""
+    last = folder / "last.pt"
+    if not last.exists():
+        return 0
+    state = load_checkpoint(last)
     wanted = ModelConfig.from_dict({**config["model"], "timestep_ps": config["train"]["cg_step_ps"]})
-    return load_checkpoint(best)["model_config"] == wanted
+    return int(state["epoch"]) if state["model_config"] == wanted else 0
 
 
 def main() -> None:
@@ -68,8 +69,11 @@ def main() -> None:
         config_path = folder / "config.json"
         config_path.write_text(json.dumps(config, indent=1) + "\n")
         tic = time.perf_counter()
-        if not trained(work, config, k):
-            cgml("train", args.data, "--config", str(config_path), "--out", str(folder), "--nproc", str(args.nproc), "--no-progress")
+        done = progress(folder, config)
+        if done < config["train"]["epochs"]:  # an interrupted run resumes from its last.pt
+            resume = ["--resume", str(folder / "last.pt")] if done else []
+            cgml("train", args.data, "--config", str(config_path), "--out", str(folder), "--nproc", str(args.nproc),
+                 "--no-progress", *resume)
         bundle = work / f"k{k}.pt"
         cgml("export", str(folder / "best.pt"), "--out", str(bundle), "--score-calls", str(args.score_calls),
              "--score-noise", args.score_noise)

@@ -24,6 +24,9 @@ class TrainConfig:
     sigma_max: float = 1.0
     input_noise: float = 0.05        # std of the Gaussian noise added to history frames
     truncate_prob: float = 0.25      # chance that a window's history is cut short (oldest frames copied)
+    pushforward: float = 0.0         # chance that a window's newest history frame is the model's own sample
+                                     # (drawn without gradient from the frames before it; windows then hold
+                                     # one frame more), against the exposure bias of teacher forcing
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0
     num_workers: int = 0             # DataLoader workers per process

@@ -26,6 +26,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
+from .nn.neighbors import bond_keys
 METRICS = ("loss", "nll", "dsm", "mse")
 
 
@@ -90,6 +91,24 @@ def augment_history(history: Tensor, bead_graph: Tensor, n_graphs: int, truncate
     return history
 
 
+def pushed_forward(model: Propagator, embedding: Tensor, history: Tensor, bead_bonds: Tensor, bead_graph: Tensor,
+                   n_graphs: int, probability: float) -> Tensor:
+    """The model's k-frame history from windows of k + 1 frames: the newest k, where in a
+    ``probability`` share of the windows the newest frame is replaced by the model's own Gaussian
+    sample (mean + std · P(M) ξ, no refinement) drawn without gradient from the k frames before it
+    (the pushforward trick: the network learns from histories like those of its own rollouts)."""
+    if probability <= 0:
+        return history[1:]
+    with torch.no_grad():
+        mean, _, std, _ = model.predict(embedding, history[:-1], bead_bonds, bead_graph)
+        n = mean.shape[0]
+        noise = model.noise(torch.randn(mean.shape, dtype=mean.dtype, device=mean.device), bond_keys(bead_bonds, n))
+        sample = mean + std.to(mean.dtype).unsqueeze(1) * noise
+        chosen = (torch.rand(n_graphs, device=mean.device) < probability)[bead_graph].unsqueeze(1)
+        newest = torch.where(chosen, sample, history[-1])
+    return torch.cat([history[1:-1], newest.unsqueeze(0)])
+
+
 class Objective(nn.Module):
     """The training loss of a Propagator on one batch (the module DDP wraps)."""
 
@@ -105,9 +124,12 @@ class Objective(nn.Module):
         c, m = self.config, self.model
         scale = float(m.dynamics.displacement_scale)
         accel_scale = m.dynamics.acceleration_scale
+        embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
+        if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
+            history = pushed_forward(m, embedding, history, bead_bonds, bead_graph, n_graphs,
+                                     c.pushforward if augment else 0.0)
         if augment:
             history = augment_history(history, bead_graph, n_graphs, c.truncate_prob, c.input_noise * scale)
-        embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
         mean, acceleration, std, latent = m.predict(embedding, history, bead_bonds, bead_graph)
         x = history[-1]
         # The acceleration the prediction should have had, relative to the (augmented) history.
@@ -283,5 +305,8 @@ def split_windows(data_dir, split: str, model_config: ModelConfig, train_config:
     (history length, CG step, mapping, window spacing)."""
     if not train_config.cg_step_ps > 0:
         raise ValueError("split_windows: the train settings must give cg_step_ps, the CG step in ps")
-    return load_windows(data_dir, split, model_config.history_length, train_config.cg_step_ps,
-                        train_config.mapping, train_config.window_every)
+    extra = 1 if train_config.pushforward > 0 else 0  # the frame the pushforward sample is drawn from
+    windows = load_windows(data_dir, split, model_config.history_length + extra, train_config.cg_step_ps,
+                           train_config.mapping, train_config.window_every)
+    windows.metadata.update(history_length=model_config.history_length, pushforward=train_config.pushforward)
+    return windows

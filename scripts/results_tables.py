@@ -119,7 +119,7 @@ def ablation_table(r: dict) -> str:
     losses and the training time (the fidelity figures are the compare table of its results)."""
     rows = [f"`{r['command']}` (config {r['config']}, trained on {r['data']}; losses on its validation split)", "",
             "| k | Gaussian NLL | score matching | acceleration mse | epochs | training (s) |", "|---:|---:|---:|---:|---:|---:|"]
-    for run in r["runs"]:
+    for run in sorted(r["runs"], key=lambda run: run["history_length"]):
         v, t = run["validation_losses"], run["training"]
         rows.append(f"| {run['history_length']} | {v['nll']:.4f} | {v['dsm']:.4f} | {v['mse']:.4f} | {t['epochs_run']} | "
                     f"{t['epoch_seconds']:.0f} |")

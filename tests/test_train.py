@@ -5,6 +5,7 @@ configs, the command line, and an exported model stepping inside an OpenMM Conte
 underdamped Langevin dynamics of harmonic bead-spring chains, two atoms per bead, in OpenMM units.
 """
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,29 @@ def test_verdict_names_every_limit_it_fails():
                        "JS of bond lengths 0.50 bits (limit 0.2)", "12.0x the expected close contacts (limit 5.0x)",
                        "3 frames with beads closer than in any training frame"]
     assert _reasons(dict(good, finite=False)) == ["positions became NaN or infinite"]
+
+
+def test_pushforward_replaces_the_newest_frame_by_the_models_own_sample(tmp_path):
+    """Windows of k + 1 frames: without pushforward the model reads the newest k; with it, the newest
+    frame of the chosen windows is the model's Gaussian sample from the k frames before it, and a
+    pushforward run trains on such windows."""
+    from openmm_cgml.train import pushed_forward
+
+    data = ChainWindows(history_length=4, n_chains=2, n_frames=14)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, **SMALL)).double()
+    model.set_scales(*measure_scales(data, 100))
+    embedding = model.embed(batch.atom_features, batch.atom_bonds, batch.bead_of_atom, batch.atom_masses)
+    history = batch.history.double()
+    kept = pushed_forward(model, embedding, history, batch.bead_bonds, batch.bead_graph, batch.n_graphs, 0.0)
+    assert torch.equal(kept, history[1:])
+    torch.manual_seed(3)
+    pushed = pushed_forward(model, embedding, history, batch.bead_bonds, batch.bead_graph, batch.n_graphs, 1.0)
+    assert torch.equal(pushed[:-1], history[1:-1]) and not torch.allclose(pushed[-1], history[-1])
+    mean, _, std, _ = model.predict(embedding, history[:-1], batch.bead_bonds, batch.bead_graph)
+    z = ((pushed[-1] - mean) / std.unsqueeze(1)).detach()
+    assert 0.5 < float(z.std()) < 1.5  # a draw of the model's own Gaussian, not the data's frame
+    train = TrainConfig(epochs=2, batch_size=4, pushforward=0.5, input_noise=0.0, truncate_prob=0.0, seed=1)
+    summary = fit(ModelConfig(history_length=3, **SMALL), train, data, data, tmp_path, progress=False)
+    assert math.isfinite(summary["best_val"])
