@@ -8,6 +8,7 @@ may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhea
 summary of ``benchmarks/history_ablation.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
+``<!-- gates: PATH -->`` lists every fidelity gate of a polymer run (``benchmark.gates``).
 
     python scripts/results_tables.py README.md openmm_cgml/models/polymer.md
 """
@@ -21,9 +22,9 @@ from pathlib import Path
 from openmm_cgml.benchmark import output
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"(<!-- (?P<kind>table|compare): (?P<path>[^>]+?) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
+BLOCK = re.compile(r"(<!-- (?P<kind>table|compare|gates): (?P<path>[^>]+?) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
 KEY_FIGURES = ("mean Rg, R²", "by integral, Pearson", "τ_CG/τ_MD by integral", "JS of rg", "JS of bond lengths",
-               "JS of bond angles", "below MD's 0.1%", "MSD at 100 ps", "MSD at 1000 ps")
+               "JS of bond angles", "below MD's 0.1%", "MSD at 100 ps", "MSD at 1000 ps", "gates met")
 
 
 def _number(x: float) -> str:
@@ -177,6 +178,12 @@ def comparison(paths: list[Path]) -> str:
     return "\n".join(head + body) + "\n"
 
 
+def gates(path: Path) -> str:
+    """Every fidelity gate of a polymer benchmark's results (``benchmark.gates``), model and ceiling."""
+    results = json.loads(path.read_text())
+    return f"`{results['command']}`\n\n" + "\n".join(output.gate_rows(results["summary"])) + "\n"
+
+
 def rewrite(document: Path) -> int:
     text = document.read_text()
     count = 0
@@ -185,7 +192,8 @@ def rewrite(document: Path) -> int:
         nonlocal count
         count += 1
         paths = [ROOT / path for path in match.group("path").split()]
-        body = table(paths[0]) if match.group("kind") == "table" else comparison(paths)
+        kind = match.group("kind")
+        body = table(paths[0]) if kind == "table" else comparison(paths) if kind == "compare" else gates(paths[0])
         return match.group(1) + body + match.group(5)
 
     document.write_text(BLOCK.sub(replace, text))

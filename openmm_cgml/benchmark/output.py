@@ -11,6 +11,7 @@ import numpy as np
 
 from ..files import write_atomically
 from ..report import clean
+from .gates import gates_met, polymer_gates
 
 
 def _v(entry) -> str:
@@ -52,7 +53,17 @@ def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
                              f"{_num(values['fraction_in'])} ≤ 0.1"))
     for lag, values in summary["msd_ratio"].items():
         lines.append((f"bead MSD at {lag} ps / MD's (median over sequences)", _v(values["cg"]), _v(values["a"])))
+    lines.append(("fidelity gates met (benchmark.gates)", gates_met(summary, "cg"), gates_met(summary, "a")))
     return lines
+
+
+def gate_rows(summary: dict) -> list[str]:
+    """Markdown rows of every polymer gate: the model's figure, the ceiling's, the target and met or missed."""
+    rows = ["| gate | CG | met | MD ceiling | met | target |", "|---|---:|---|---:|---|---|"]
+    for cg, ceiling in zip(polymer_gates(summary, "cg"), polymer_gates(summary, "a")):
+        rows.append(f"| {cg['name']} | {_num(cg['value'])} | {'met' if cg['met'] else 'missed'} | {_num(ceiling['value'])} | "
+                    f"{'met' if ceiling['met'] else 'missed'} | {cg['target']} |")
+    return rows
 
 
 def peptide_lines(summary: dict) -> list[tuple[str, str, str]]:

@@ -1,0 +1,49 @@
+"""The fidelity gates a polymer model must pass to ship as faithful (docs/benchmark.md, "Gates"),
+read from the summary of ``cgml benchmark polymer``.
+
+Each gate is a figure of the benchmark, a target and whether it is met.  The same gates are read
+for the MD-vs-MD ceiling (half A against half B), which tells which targets the classical data can
+reach at all: a gate the ceiling misses cannot judge a model at this data budget.
+"""
+from __future__ import annotations
+
+import math
+
+TAU_METHOD = "integral"     # the τ(Rg²) estimator of the gates (the integral of the ACF)
+CONTACT_QUANTILE = "0.001"  # close contacts: pairs below MD's 0.1 % distance quantile
+JS_FIGURES = ("rg", "bond_lengths", "bond_angles", "pair_distances")
+
+
+def _within(value, low: float = -math.inf, high: float = math.inf) -> bool:
+    """Whether ``value`` is a finite number in [low, high] (a figure that could not be measured is not met)."""
+    return value is not None and math.isfinite(value) and low <= value <= high
+
+
+def polymer_gates(summary: dict, side: str = "cg") -> list[dict]:
+    """[{"name", "value", "target", "met"}] for ``side`` "cg" (the model) or "a" (the ceiling)."""
+    ratio = summary["tau_ratio"][TAU_METHOD][side]
+    tau = summary["tau"][TAU_METHOD]
+    ceiling_r2 = tau["a"]["pearson_r2"]["value"]
+    gates = [
+        ("median τ_CG/τ_MD", ratio["median"], "in [0.85, 1.15]", _within(ratio["median"], 0.85, 1.15)),
+        ("share of sequences with τ_CG/τ_MD in [0.67, 1.5]", ratio["fraction_in"], "≥ 0.8", _within(ratio["fraction_in"], 0.8)),
+        ("Pearson r² of τ", tau[side]["pearson_r2"]["value"], f"≥ ceiling − 0.1 = {ceiling_r2 - 0.1:.3g}",
+         _within(tau[side]["pearson_r2"]["value"], ceiling_r2 - 0.1)),
+        ("R² of τ", tau[side]["R2"]["value"], "≥ 0.7", _within(tau[side]["R2"]["value"], 0.7)),
+        ("R² of mean Rg", summary["rg_mean"][side]["R2"]["value"], "≥ 0.9", _within(summary["rg_mean"][side]["R2"]["value"], 0.9)),
+    ]
+    for key in JS_FIGURES:
+        floor = summary["js_bits"][key]["a"]["value"]
+        value = summary["js_bits"][key][side]["value"]
+        gates.append((f"JS of {key.replace('_', ' ')} (bits)", value, f"≤ 2 × MD floor = {2 * floor:.3g}",
+                      _within(value, high=2 * floor)))
+    contacts = summary["close_contacts"][CONTACT_QUANTILE]
+    excess = contacts[side]["value"] / contacts["expected"]
+    gates.append(("close contacts / expected", excess, "≤ 2", _within(excess, high=2.0)))
+    return [{"name": name, "value": value, "target": target, "met": bool(met)} for name, value, target, met in gates]
+
+
+def gates_met(summary: dict, side: str = "cg") -> str:
+    """"k of N" gates met by ``side``."""
+    gates = polymer_gates(summary, side)
+    return f"{sum(g['met'] for g in gates)} of {len(gates)}"
