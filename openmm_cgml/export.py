@@ -55,7 +55,7 @@ def model_metadata(model, checkpoint: dict) -> dict:
 def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check: bool = True, **sampler) -> Path:
     """Write the bundle of a training checkpoint (best.pt or last.pt) to ``out``; with ``check``,
     load it back and run it once (check_bundle) before returning its path.  ``sampler``: settings
-    of SAMPLER_SETTINGS that replace the trained ones (None keeps one; the noise ladder keeps its ends)."""
+    of ``_with_sampler`` that replace the trained ones (None keeps one; the noise ladder keeps its ends)."""
     model, state = model_from_checkpoint(checkpoint)
     metadata = model_metadata(*_with_sampler(model, state, **sampler))
     metadata.update(extra_metadata or {})
@@ -116,9 +116,6 @@ def record_verdict(bundle, verdict: dict) -> Path:
     metadata["verdict"] = {key: verdict[key] for key in ("usable", "line", "reasons", "figures", "split",
                                                           "steps_per_run", "runs_per_molecule", "seed")}
     return save_bundle(module, bundle, metadata)
-
-
-SAMPLER_SETTINGS = ("score_calls", "score_noise", "score_step", "noise_scale")
 
 
 def _with_sampler(model, state: dict, score_calls: int | None = None, score_noise: bool | None = None,

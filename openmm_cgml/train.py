@@ -95,15 +95,13 @@ def pushed_forward(model: Propagator, embedding: Tensor, history: Tensor, bead_b
                    n_graphs: int, probability: float) -> Tensor:
     """The model's k-frame history from windows of k + 1 frames: the newest k, where in a
     ``probability`` share of the windows the newest frame is replaced by the model's own Gaussian
-    sample (mean + std · P(M) ξ, no refinement) drawn without gradient from the k frames before it
+    sample (``Propagator.gaussian_sample``, no refinement) drawn without gradient from the k frames before it
     (the pushforward trick: the network learns from histories like those of its own rollouts)."""
     if probability <= 0:
         return history[1:]
     with torch.no_grad():
         mean, _, std, _ = model.predict(embedding, history[:-1], bead_bonds, bead_graph)
-        n = mean.shape[0]
-        noise = model.noise(torch.randn(mean.shape, dtype=mean.dtype, device=mean.device), bond_keys(bead_bonds, n))
-        sample = mean + std.to(mean.dtype).unsqueeze(1) * noise
+        sample = model.gaussian_sample(mean, std, bond_keys(bead_bonds, mean.shape[0]), None)
         chosen = (torch.rand(n_graphs, device=mean.device) < probability)[bead_graph].unsqueeze(1)
         newest = torch.where(chosen, sample, history[-1])
     return torch.cat([history[1:-1], newest.unsqueeze(0)])

@@ -187,7 +187,7 @@ def bundle_settings(bundle) -> dict:
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path  # no machine path for the repository's own
     settings = {"path": str(shown), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     settings |= {key: metadata.get(key) for key in keys}
-    settings["score_noise"] = (metadata.get("model_config") or {}).get("score_noise")
-    settings["noise_degree"] = (metadata.get("model_config") or {}).get("noise_degree", 0)
-    settings["noise_scale"] = (metadata.get("model_config") or {}).get("noise_scale", 1.0)
+    config = metadata.get("model_config") or {}
+    settings |= {"score_noise": config.get("score_noise"), "noise_degree": config.get("noise_degree", 0),
+                 "noise_scale": config.get("noise_scale", 1.0)}
     return settings

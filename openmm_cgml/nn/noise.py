@@ -34,6 +34,11 @@ def normalised_adjacency(bonded: Tensor, n: int, dtype: torch.dtype) -> Tuple[Te
     return receiver, sender, weight
 
 
+def adjacency_times(x: Tensor, receiver: Tensor, sender: Tensor, weight: Tensor) -> Tensor:
+    """M x for ``x`` (n, columns), M given by ``normalised_adjacency`` (weight of shape (E, 1))."""
+    return torch.zeros_like(x).index_add_(0, receiver, weight * x.index_select(0, sender))
+
+
 class CoupledNoise(nn.Module):
     """P(M) of the module docstring, of a given Chebyshev degree (0: the identity)."""
 
@@ -56,10 +61,10 @@ class CoupledNoise(nn.Module):
         weight = weight.unsqueeze(1)
         c = self.coefficients.to(noise.dtype)
         previous = noise
-        current = torch.zeros_like(noise).index_add_(0, receiver, weight * noise.index_select(0, sender))
+        current = adjacency_times(noise, receiver, sender, weight)
         out = c[0] * previous + c[1] * current
         for k in range(2, self.degree + 1):
-            following = 2.0 * torch.zeros_like(noise).index_add_(0, receiver, weight * current.index_select(0, sender)) - previous
+            following = 2.0 * adjacency_times(current, receiver, sender, weight) - previous
             out = out + c[k] * following
             previous, current = current, following
         return out

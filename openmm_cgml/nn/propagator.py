@@ -160,6 +160,12 @@ class Propagator(nn.Module):
         vectors = torch.stack([(positions - mean).to(dtype) / spread, (positions - newest).to(dtype) / scale], -1)
         return self.score(positions, sigma, conditioning, vectors, edge_index, is_bond)
 
+    def gaussian_sample(self, mean: Tensor, std: Tensor, bonded: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+        """mean + noise_scale · std · P(M) ξ in the mean's dtype, ξ drawn from ``generator``; ``bonded``:
+        the bonds' keys (``bond_keys``)."""
+        noise = self.noise(torch.randn(mean.shape, dtype=mean.dtype, device=mean.device, generator=generator), bonded)
+        return mean + (self.noise_scale * std).to(mean.dtype).unsqueeze(1) * noise
+
     @torch.jit.export
     def embed(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor) -> Tensor:
         """Bead embeddings (n_beads, H) from the atom graph; run once per system."""
@@ -173,8 +179,7 @@ class Propagator(nn.Module):
         x = history[-1]
         bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
-        noise = self.noise(torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator), bonded)
-        positions = mean + (self.noise_scale * std).to(x.dtype).unsqueeze(1) * noise
+        positions = self.gaussian_sample(mean, std, bonded, generator)
         scale = self.score.length_scale
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
