@@ -100,9 +100,7 @@ def write(results: dict, lines, out_dir, command: str) -> Path:
     plots = _polymer_plots(results, out) if results["benchmark"] == "polymer" else _ramachandran_plot(results, out)
     model = results["model"]
     text = [f"# Fidelity benchmark: {results['benchmark']}, {results['split']} split", "",
-            f"Model: `{model.get('path', model.get('stand_in'))}`"
-            + (f" (weights {str(model.get('weights_sha256'))[:16]}, {model.get('score_calls')} score calls, "
-               f"score noise {model.get('score_noise')})" if "path" in model else " (stand-in)"),
+            f"Model: `{model.get('path', model.get('stand_in'))}`" + _model_note(model),
             f"Data: `{results['data']}`; command: `{command}`.", "",
             "Every CG figure is the estimator applied to the CG replicas against half B of the classical "
             "replicas; the ceiling is the same estimator applied to half A against half B. Intervals: "
@@ -115,6 +113,17 @@ def write(results: dict, lines, out_dir, command: str) -> Path:
     text += [""] + [f"![{p}]({p})" for p in plots]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return out / "results.json"
+
+
+def _model_note(model: dict) -> str:
+    """What the report says about the model beside its path."""
+    if "path" not in model:
+        return " (stand-in)"
+    weights = str(model.get("weights_sha256"))[:16]
+    if model.get("kind") == "cg-forcefield":
+        return (f" (CG force field through TorchForce, weights {weights}, LangevinMiddleIntegrator at "
+                f"{model['timestep_ps']} ps with friction {model['friction_per_ps']}/ps)")
+    return f" (weights {weights}, {model.get('score_calls')} score calls, score noise {model.get('score_noise')})"
 
 
 def _polymer_plots(results: dict, out: Path) -> list[str]:

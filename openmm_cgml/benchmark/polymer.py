@@ -13,10 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import analysis
-from ..bundle import load_bundle
 from . import estimators
-from .sources import (Replica, cg_side, choose_discard, dataset_molecules, model_settings, replay, split_sources,
-                      stand_in_slowdown)
+from .sources import Replica, cg_side, choose_discard, dataset_molecules, model_mapping, model_settings, replay, split_sources
 
 MSD_LAGS_PS = (20.0, 100.0, 500.0, 1000.0)
 TAU_METHODS = ("efold", "integral", "fit")
@@ -162,8 +160,7 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
 
     from tqdm import tqdm
 
-    stand_in = stand_in_slowdown(model) is not None
-    mapping_method = "residue" if stand_in else (load_bundle(model)[1].get("mapping") or "residue")
+    mapping_method = model_mapping(model, "residue")
     discard = choose_discard(data, split) if discard_ps is None else {"discard_ps": float(discard_ps), "chosen": "given"}
     sources = split_sources(data, split)
     figures = {}

@@ -20,6 +20,7 @@ from ..data import read_dataset, read_run
 from ..features import atom_bonds
 from ..integrator import create_integrator
 from ..bundle import load_bundle
+from ..forcefield.system import forcefield_settings, is_forcefield, load_forcefield, simulate
 from ..mapping import BeadMapping, particle_masses
 from . import estimators
 
@@ -167,15 +168,49 @@ def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps:
     if slowdown is not None:
         return replay(a_reps, replay_step_ps, slowdown), replay_step_ps
     a_starts, _ = estimators.split_halves(molecule.starts)
+    if is_forcefield(model):
+        return forcefield_side(model, molecule, a_reps, a_starts, seed, platform, replay_step_ps), replay_step_ps
     step = load_bundle(model)[0].timestep_ps
     runs = [rollout(model, molecule, start, int(round(r.length_ps / step)), seed + i, platform, f"CG from {r.name}")
             for i, (r, start) in enumerate(zip(a_reps, a_starts))]
     return runs, step
 
 
+def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: list, seed: int, platform: str,
+                    interval_ps: float) -> list[Replica]:
+    """CG force-field runs (``forcefield.system.simulate``) from where the replicas of half A start,
+    as long as the shortest of them, all copies in one System; frames every ``interval_ps``, the CG
+    step of the integrator's models, so both CG sides are compared with as many frames.  Each gets
+    an equal share of the wall time."""
+    method = load_forcefield(path)[1]["mapping"]
+    if method != molecule.mapping.method:
+        raise ValueError(f"the force field '{path}' maps atoms to beads by '{method}', this benchmark by "
+                         f"'{molecule.mapping.method}'")
+    length = min(r.length_ps for r in a_reps)
+    copies, wall = simulate(path, molecule.topology, molecule.system, a_starts, length, interval_ps, seed, platform,
+                            molecule.mapping)
+    return [Replica(beads, interval_ps, f"CG force field from {r.name}", wall / len(copies))
+            for beads, r in zip(copies, a_reps)]
+
+
+def model_mapping(model, default: str) -> str:
+    """The bead mapping a benchmark reads the molecules with: the model's (bundle or force field), or
+    ``default`` for the stand-ins."""
+    if stand_in_slowdown(model) is not None:
+        return default
+    if is_forcefield(model):
+        return load_forcefield(model)[1]["mapping"]
+    return load_bundle(model)[1].get("mapping") or default
+
+
 def model_settings(model) -> dict:
-    """What the results JSON records about the model: ``bundle_settings``, or the stand-in's name."""
-    return {"stand_in": str(model)} if stand_in_slowdown(model) is not None else bundle_settings(model)
+    """What the results JSON records about the model: ``bundle_settings``, ``forcefield_settings``, or
+    the stand-in's name."""
+    if stand_in_slowdown(model) is not None:
+        return {"stand_in": str(model)}
+    if is_forcefield(model):
+        return forcefield_settings(model)
+    return bundle_settings(model)
 
 
 def bundle_settings(bundle) -> dict:

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 # Subcommands, in the order ``cgml --help`` lists them.
-COMMANDS = ("reference", "describe", "train", "export", "compare", "benchmark", "demo")
+COMMANDS = ("reference", "describe", "train", "export", "forcefield", "compare", "benchmark", "demo")
 
 
 def main(argv=None) -> int:
