@@ -1,4 +1,5 @@
-"""CG integrator against classical MD on the same system: ``compare`` and ``cgml compare``.
+"""CG integrator against classical MD on the same system (and, optionally, a learned CG force field):
+``compare`` and ``cgml compare``.
 
 Both runs start from the same state in the same Context: a ``CompoundIntegrator`` holds the
 ``CGMLIntegrator`` (0) and a ``LangevinMiddleIntegrator`` (1).  The classical run goes first, the
@@ -29,6 +30,7 @@ from tqdm import tqdm
 from . import platforms
 from .bundle import save_bundle
 from .features import atom_bonds
+from .forcefield.system import load_forcefield, simulate
 from .handoff import HandoffError, handoff
 from .integrator import create_integrator
 from .mapping import BeadMapping
@@ -120,10 +122,12 @@ class CompareSettings:
 
 
 def compare(system, topology, positions, bundle, settings: CompareSettings = CompareSettings(),
-            mapping: BeadMapping | None = None, out_dir="out/compare") -> dict:
+            mapping: BeadMapping | None = None, out_dir="out/compare", forcefield=None) -> dict:
     """Run CG and classical dynamics from one start, write the report to ``out_dir``, return report.json's dict.
 
-    ``mapping`` defaults to the one the bundle was trained with (``create_integrator``).
+    ``mapping`` defaults to the one the bundle was trained with (``create_integrator``).  With a
+    ``forcefield`` file (``cgml forcefield``), a third side runs that CG force field from the same
+    start for as long as the CG run, a frame every CG step (``forcefield.system.simulate``).
     """
     s = settings
     if s.cg_steps < 2:
@@ -159,6 +163,13 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
     context.setState(start)
     compound.setCurrentIntegrator(0)
     learned = _record(context, compound, s.cg_steps, 1, cg_dt, mapping, "CG", s.progress)
+    field = None
+    if forcefield is not None:
+        start_xyz = start.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        (beads,), wall = simulate(forcefield, topology, system, [start_xyz], s.cg_steps * cg_dt, cg_dt, s.seed,
+                                  platform, mapping)
+        field = BeadRun(np.concatenate([mapping.centres(start_xyz)[None], beads]), cg_dt, "CG force field",
+                        s.cg_steps * cg_dt, wall)
 
     compound.setCurrentIntegrator(1)
     try:
@@ -177,13 +188,17 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
 
     side = stored if stored is not None else classical
     bonds = mapping.bead_bonds(atom_bonds(topology))
-    report = metrics(learned, side, mapping.bead_masses(), bonds, s.bins, s.collision_percentile, out)
+    report = metrics(learned, side, mapping.bead_masses(), bonds, s.bins, s.collision_percentile, out, field)
     report["speed"] = {"cg_ns_per_s": learned.ns_per_s, "classical_ns_per_s": classical.ns_per_s,
                        "ratio": learned.ns_per_s / classical.ns_per_s,
                        "cg_step_ps": cg_dt, "md_step_ps": s.md_timestep_ps, "platform": platform}
+    if field is not None:
+        report["speed"] |= {"forcefield_ns_per_s": field.ns_per_s, "forcefield_ratio": field.ns_per_s / classical.ns_per_s,
+                            "forcefield_step_ps": load_forcefield(forcefield)[1]["timestep_ps"]}
     report["handoff"] = result
     report["system"] = {"atoms": mapping.n_atoms, "beads": mapping.n_beads, "bead_bonds": [list(b) for b in bonds],
                         "bundle": str(bundle), "reference": None if stored is None else str(s.reference),
+                        "forcefield": None if forcefield is None else str(forcefield),
                         "temperature_k": s.temperature_k, "seed": s.seed}
     report["settings"] = asdict(s)
     report = clean(report)

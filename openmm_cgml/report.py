@@ -26,12 +26,15 @@ class BeadRun:
         return self.simulated_ps / 1000.0 / self.wall_s if self.wall_s > 0 else float("nan")
 
 
-def metrics(cg: BeadRun, ref: BeadRun, masses, bonds, bins, percentile, out: Path) -> dict:
+def metrics(cg: BeadRun, ref: BeadRun, masses, bonds, bins, percentile, out: Path, forcefield: BeadRun | None = None) -> dict:
+    """Every run's figures, and the JS divergences of the CG run (and of the CG force field's, when
+    given) against the classical side; writes the plots to ``out``."""
     triples = analysis.angle_triples(bonds)
     has_nonbonded = len(analysis.nonbonded_pairs(masses.size, bonds)) > 0
     threshold = analysis.collision_threshold(ref.beads, bonds, percentile) if has_nonbonded else None
+    runs = {"cg": cg, "classical": ref} | ({"forcefield": forcefield} if forcefield is not None else {})
     data, sides = {}, {}
-    for name, t in (("cg", cg), ("classical", ref)):
+    for name, t in runs.items():
         rg = analysis.radius_of_gyration(t.beads, masses)
         d = {"rg": rg, "acf": analysis.autocorrelation(rg ** 2, analysis.trusted_lags(rg.size)),
              "msd": analysis.msd(t.beads, t.interval_ps), "pairs": analysis.pair_distances(t.beads),
@@ -45,16 +48,23 @@ def metrics(cg: BeadRun, ref: BeadRun, masses, bonds, bins, percentile, out: Pat
                        "bond_length_mean_nm": _mean(d["bonds"]), "bond_angle_mean_deg": _mean(d["angles"]),
                        "msd_last_nm2": float(d["msd"][1][-1]), "msd_last_lag_ps": float(d["msd"][0][-1]),
                        "collisions_per_frame": float(hits.mean()), "frames_with_collision": float((hits > 0).mean())}
-    c, r = data["cg"], data["classical"]
-    js = {"rg": analysis.distribution_js(c["rg"], r["rg"], bins),
-          "pair_distances_mean_over_pairs": analysis.pairwise_js(c["pairs"], r["pairs"], bins) if c["pairs"].size else None,
-          "pair_distances_pooled": analysis.distribution_js(c["pairs"], r["pairs"], bins) if c["pairs"].size else None,
-          "bond_lengths": analysis.distribution_js(c["bonds"], r["bonds"], bins) if c["bonds"].size else None,
-          "bond_angles": analysis.distribution_js(c["angles"], r["angles"], bins) if c["angles"].size else None}
     _plots(data, sides, bins, out)
-    return {"cg": sides["cg"], "classical": sides["classical"], "js_divergence_bits": js,
-            "collision_threshold_nm": threshold, "collision_threshold_percentile": percentile,
-            "plots": ["rg.png", "rg2_acf.png", "distances.png", "bonds.png", "msd.png"]}
+    report = {"cg": sides["cg"], "classical": sides["classical"], "js_divergence_bits": _js(data["cg"], data["classical"], bins),
+              "collision_threshold_nm": threshold, "collision_threshold_percentile": percentile,
+              "plots": ["rg.png", "rg2_acf.png", "distances.png", "bonds.png", "msd.png"]}
+    if forcefield is not None:
+        report["forcefield"] = sides["forcefield"]
+        report["forcefield_js_divergence_bits"] = _js(data["forcefield"], data["classical"], bins)
+    return report
+
+
+def _js(c: dict, r: dict, bins) -> dict:
+    """JS divergences (bits) of one run's distributions against the classical run's."""
+    return {"rg": analysis.distribution_js(c["rg"], r["rg"], bins),
+            "pair_distances_mean_over_pairs": analysis.pairwise_js(c["pairs"], r["pairs"], bins) if c["pairs"].size else None,
+            "pair_distances_pooled": analysis.distribution_js(c["pairs"], r["pairs"], bins) if c["pairs"].size else None,
+            "bond_lengths": analysis.distribution_js(c["bonds"], r["bonds"], bins) if c["bonds"].size else None,
+            "bond_angles": analysis.distribution_js(c["angles"], r["angles"], bins) if c["angles"].size else None}
 
 
 def _mean(x) -> float | None:
@@ -66,7 +76,7 @@ def _plots(data, sides, bins, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"cg": "tab:red", "classical": "tab:blue"}
+    colours = {"cg": "tab:red", "classical": "tab:blue", "forcefield": "tab:green"}
 
     def overlay(ax, key, xlabel):
         values = [data[n][key] for n in data if np.size(data[n][key])]
@@ -131,29 +141,40 @@ def markdown(r: dict) -> str:
         return "n/a" if x is None else f"{x:.{digits}g}"
 
     c, m, s, h, js = r["cg"], r["classical"], r["speed"], r["handoff"], r["js_divergence_bits"]
-    rows = [("frames", c["frames"], m["frames"]), ("frame interval (ps)", f(c["frame_interval_ps"]), f(m["frame_interval_ps"])),
-            ("Rg mean ± std (nm)", f"{f(c['rg_mean_nm'])} ± {f(c['rg_std_nm'])}", f"{f(m['rg_mean_nm'])} ± {f(m['rg_std_nm'])}"),
-            ("Rg² relaxation, ACF to 1/e (ps)", f(c["rg2_relaxation_ps"]), f(m["rg2_relaxation_ps"])),
-            ("Rg² relaxation, ACF integral (ps)", f(c["rg2_relaxation_integral_ps"]), f(m["rg2_relaxation_integral_ps"])),
-            ("mean CG bond length (nm)", f(c["bond_length_mean_nm"]), f(m["bond_length_mean_nm"])),
-            ("mean CG bond angle (°)", f(c["bond_angle_mean_deg"]), f(m["bond_angle_mean_deg"])),
-            (f"bead MSD at {f(c['msd_last_lag_ps'])} / {f(m['msd_last_lag_ps'])} ps (nm²)", f(c["msd_last_nm2"]), f(m["msd_last_nm2"])),
-            ("collisions per frame", f(c["collisions_per_frame"]), f(m["collisions_per_frame"])),
-            ("frames with a collision", f(c["frames_with_collision"]), f(m["frames_with_collision"]))]
-    lines = ["# CG integrator vs classical MD", "",
+    ff = r.get("forcefield")
+    runs = [c] + ([ff] if ff else []) + [m]
+
+    def row(name, value):
+        return f"| {name} | " + " | ".join(str(value(x)) for x in runs) + " |"
+
+    rows = [row("frames", lambda x: x["frames"]), row("frame interval (ps)", lambda x: f(x["frame_interval_ps"])),
+            row("Rg mean ± std (nm)", lambda x: f"{f(x['rg_mean_nm'])} ± {f(x['rg_std_nm'])}"),
+            row("Rg² relaxation, ACF to 1/e (ps)", lambda x: f(x["rg2_relaxation_ps"])),
+            row("Rg² relaxation, ACF integral (ps)", lambda x: f(x["rg2_relaxation_integral_ps"])),
+            row("mean CG bond length (nm)", lambda x: f(x["bond_length_mean_nm"])),
+            row("mean CG bond angle (°)", lambda x: f(x["bond_angle_mean_deg"])),
+            row("bead MSD at the last lag (nm²)", lambda x: f"{f(x['msd_last_nm2'])} at {f(x['msd_last_lag_ps'])} ps"),
+            row("collisions per frame", lambda x: f(x["collisions_per_frame"])),
+            row("frames with a collision", lambda x: f(x["frames_with_collision"]))]
+    header = "| | CG integrator | " + ("CG force field | " if ff else "") + f"{m['label']} |"
+    lines = ["# CG integrator vs classical MD" + (" and a CG force field" if ff else ""), "",
              f"{r['system']['atoms']} atoms in {r['system']['beads']} beads; bundle `{r['system']['bundle']}`; "
-             f"classical side: {m['label']}.", "",
-             f"| | CG | {m['label']} |", "|---|---:|---:|"] + [f"| {a} | {b} | {c_} |" for a, b, c_ in rows]
+             + (f"CG force field `{r['system']['forcefield']}`; " if ff else "") + f"classical side: {m['label']}.", "",
+             header, "|---|" + "---:|" * len(runs)] + rows
     lines += ["", "Relaxation times: the lag at which the normalised Rg² ACF falls to 1/e, and its integral up to "
               "the first zero crossing (n/a: the series is too short to resolve it). MSD: per bead, centre of "
               "mass not removed.",
               f"Collisions: non-bonded bead pairs closer than {f(r['collision_threshold_nm'])} nm "
               f"(percentile {r['collision_threshold_percentile']} of the classical side's non-bonded distances).", "",
-              "## Jensen–Shannon divergence (bits, 0 = identical, 1 = disjoint)", "", "| distribution | JS |", "|---|---:|"]
-    lines += [f"| {k.replace('_', ' ')} | {f(v)} |" for k, v in js.items()]
+              "## Jensen–Shannon divergence (bits, 0 = identical, 1 = disjoint)", ""]
+    divergences = [js] + ([r["forcefield_js_divergence_bits"]] if ff else [])
+    lines += ["| distribution | CG integrator |" + (" CG force field |" if ff else ""), "|---|" + "---:|" * len(divergences)]
+    lines += [f"| {k.replace('_', ' ')} | " + " | ".join(f(d[k]) for d in divergences) + " |" for k in js]
     lines += ["", "## Speed (simulated time per wall second, time in `step` only)", "",
               f"CG {f(s['cg_ns_per_s'])} ns/s (step {f(s['cg_step_ps'])} ps), classical {f(s['classical_ns_per_s'])} ns/s "
-              f"(step {f(s['md_step_ps'])} ps), ratio **{f(s['ratio'])}** on {s['platform']}.", "",
+              f"(step {f(s['md_step_ps'])} ps), ratio **{f(s['ratio'])}** on {s['platform']}."
+              + (f" CG force field {f(s['forcefield_ns_per_s'])} ns/s (step {f(s['forcefield_step_ps'])} ps), "
+                 f"{f(s['forcefield_ratio'])} × classical." if ff else ""), "",
               "## Hand-off to atoms", ""]
     if h.get("failed"):
         lines += [f"**The hand-off failed**: {h['reason']}", ""]

@@ -141,3 +141,25 @@ def test_force_matching_overfits_a_few_frames():
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.2 * first, (first, loss.item())
+
+
+def test_three_way_compare_on_the_shipped_sample(tmp_path):
+    """``cgml compare --forcefield``: the CG force field is a third side of the report, run from the
+    same start for as long as the CG run (alanine dipeptide, one bead per residue)."""
+    import json
+
+    from openmm_cgml.cli import main as cgml
+
+    torch.manual_seed(0)
+    path = save_forcefield(CGForceField(ForceFieldConfig(hidden=8, layers=1)), tmp_path / "ff.pt",
+                           {"temperature_k": 300.0, "friction_per_ps": 10.0, "timestep_ps": 0.02, "mapping": "residue"})
+    out = tmp_path / "compare"
+    assert cgml(["compare", "--out", str(out), "--cg-steps", "3", "--handoff-steps", "5", "--platform", "CPU",
+                 "--forcefield", str(path)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["forcefield"]["frames"] == report["cg"]["frames"] == 4
+    assert report["forcefield"]["frame_interval_ps"] == report["cg"]["frame_interval_ps"]
+    assert all(v is None or 0.0 <= v <= 1.0 for v in report["forcefield_js_divergence_bits"].values())
+    assert report["speed"]["forcefield_ns_per_s"] > 0 and report["system"]["forcefield"] == str(path)
+    text = (out / "report.md").read_text()
+    assert "| | CG integrator | CG force field |" in text and "| distribution | CG integrator | CG force field |" in text

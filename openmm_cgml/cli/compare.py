@@ -1,4 +1,5 @@
-"""``cgml compare``: the CG integrator against classical MD (or a stored trajectory) on a peptide, with a report."""
+"""``cgml compare``: the CG integrator against classical MD (or a stored trajectory) on a peptide, with a report;
+``--forcefield`` adds a learned CG force field as a third side."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,8 @@ def add_parser(commands):
     parser.add_argument("--bundle", default=None, help="propagator bundle (default: the BondedDiffusion stand-in)")
     parser.add_argument("--mapping", default=None,
                         help="BeadMapping JSON (default: the bundle's own; one bead per residue for the stand-in)")
+    parser.add_argument("--forcefield", default=None,
+                        help="CG force field (cgml forcefield train/export) to run as a third side, as long as the CG run")
     parser.add_argument("--reference", default=None, help="stored classical trajectory (mdtraj-readable) to compare against")
     parser.add_argument("--reference-interval-ps", type=float, default=None, help="ps between reference frames")
     parser.add_argument("--out", default="out/compare", help="folder for report.md, report.json and the plots")
@@ -50,10 +53,13 @@ def run(args) -> int:
         temperature_k=args.temperature_k, friction_per_ps=args.friction_per_ps, reference=args.reference,
         reference_interval_ps=args.reference_interval_ps, platform=args.platform, seed=args.seed,
         handoff_steps=args.handoff_steps, bins=args.bins, collision_percentile=args.collision_percentile)
-    report = compare(peptide.system, peptide.topology, peptide.positions, bundle, settings, mapping, args.out)
+    report = compare(peptide.system, peptide.topology, peptide.positions, bundle, settings, mapping, args.out,
+                     args.forcefield)
     s = report["speed"]
     print(f"report: {Path(args.out) / 'report.md'}; Rg CG {report['cg']['rg_mean_nm']:.3f} nm vs classical "
-          f"{report['classical']['rg_mean_nm']:.3f} nm; speed ratio {s['ratio']:.3g}")
+          f"{report['classical']['rg_mean_nm']:.3f} nm; speed ratio {s['ratio']:.3g}"
+          + (f"; CG force field Rg {report['forcefield']['rg_mean_nm']:.3f} nm, speed ratio {s['forcefield_ratio']:.3g}"
+             if "forcefield" in report else ""))
     if report["handoff"].get("failed"):
         print(f"the hand-off to atoms failed (the report marks it): {report['handoff']['reason']}")
     return 0
