@@ -27,6 +27,11 @@ class TrainConfig:
     pushforward: float = 0.0         # chance that a window's newest history frame is the model's own sample
                                      # (drawn without gradient from the frames before it; windows then hold
                                      # one frame more), against the exposure bias of teacher forcing
+    rollout_steps: int = 0           # multi-step training: windows hold this many frames after the history, and
+                                     # the model's own rollouts (``Propagator.sample``, reparameterised) are scored
+                                     # against them on per-window Rg² and bead MSD at every step (CRPS)
+    rollout_samples: int = 2         # rollouts per window (the CRPS compares them with each other and the data)
+    rollout_weight: float = 1.0      # weight of that score in the loss
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0
     num_workers: int = 0             # DataLoader workers per process
@@ -39,7 +44,17 @@ class TrainConfig:
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"TrainConfig: unknown settings {unknown}")
-        return cls(**values)
+        config = cls(**values)
+        if config.rollout_steps > 0 and config.pushforward > 0:
+            raise ValueError("TrainConfig: rollout_steps and pushforward both lengthen the windows; use one of them")
+        if config.rollout_steps > 0 and config.rollout_samples < 2:
+            raise ValueError(f"TrainConfig: rollout_samples must be at least 2 (the CRPS compares samples), "
+                             f"got {config.rollout_samples}")
+        return config
+
+    def extra_frames(self) -> int:
+        """Frames a window holds besides the model's history and the next frame."""
+        return 1 if self.pushforward > 0 else max(0, self.rollout_steps - 1)
 
 
 def load_config(path) -> tuple[ModelConfig, TrainConfig]:

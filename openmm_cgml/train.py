@@ -27,7 +27,7 @@ from .config import TrainConfig
 from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
 from .nn.neighbors import bond_keys
-METRICS = ("loss", "nll", "dsm", "mse")
+METRICS = ("loss", "nll", "dsm", "mse", "rollout")
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -107,6 +107,53 @@ def pushed_forward(model: Propagator, embedding: Tensor, history: Tensor, bead_b
     return torch.cat([history[1:-1], newest.unsqueeze(0)])
 
 
+def window_means(values: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
+    """Per-window means of per-bead values (n_beads, ...) -> (n_graphs, ...)."""
+    total = values.new_zeros((n_graphs,) + values.shape[1:]).index_add(0, bead_graph, values)
+    count = values.new_zeros(n_graphs).index_add(0, bead_graph, torch.ones_like(values[:, 0] if values.dim() > 1 else values))
+    return total / count.reshape((n_graphs,) + (1,) * (values.dim() - 1))
+
+
+def rollout_statistics(x: Tensor, start: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
+    """Per window: Rg² (beads weighted alike) and the beads' mean squared displacement from ``start`` (nm²), (n_graphs, 2)."""
+    centre = window_means(x, bead_graph, n_graphs)
+    rg2 = window_means(((x - centre[bead_graph]) ** 2).sum(1), bead_graph, n_graphs)
+    msd = window_means(((x - start) ** 2).sum(1), bead_graph, n_graphs)
+    return torch.stack([rg2, msd], 1)
+
+
+def crps(samples: Tensor, truth: Tensor) -> Tensor:
+    """Continuous ranked probability score of an ensemble (S, ...) against observations (...): mean |X − y|
+    − ½ mean over pairs s ≠ t of |X_s − X_t| (a proper score: lowest in expectation when the ensemble's
+    distribution is the data's, spread included)."""
+    s = samples.shape[0]
+    skill = (samples - truth.unsqueeze(0)).abs().mean(0)
+    spread = (samples.unsqueeze(0) - samples.unsqueeze(1)).abs().sum((0, 1)) / (2 * s * (s - 1))
+    return skill - spread
+
+
+def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future: Tensor, bead_bonds: Tensor,
+                  bead_graph: Tensor, n_graphs: int, samples: int) -> Tensor:
+    """Multi-step training: ``samples`` rollouts of len(future) steps per window with the model's own
+    sampler (``Propagator.sample``, refinement included), each step's new frame the next step's newest
+    history frame.  At every step, the CRPS of per-window Rg² (over the true start's) and bead MSD (over
+    3 × the displacement scale²) against the true frames, averaged (dimensionless)."""
+    start = history[-1]
+    truth = torch.stack([rollout_statistics(f, start, bead_graph, n_graphs) for f in future])  # (n, G, 2)
+    scale2 = 3 * float(model.dynamics.displacement_scale) ** 2
+    norm = torch.stack([rollout_statistics(start, start, bead_graph, n_graphs)[:, 0],
+                        torch.full((n_graphs,), scale2, dtype=start.dtype, device=start.device)], 1)
+    runs = []
+    for _ in range(samples):
+        h, stats = history, []
+        for _ in range(future.shape[0]):
+            x = model.sample(embedding, h, bead_bonds, bead_graph)
+            stats.append(rollout_statistics(x, start, bead_graph, n_graphs))
+            h = torch.cat([h[1:], x.unsqueeze(0)])
+        runs.append(torch.stack(stats))
+    return crps(torch.stack(runs) / norm, truth / norm).mean()
+
+
 class Objective(nn.Module):
     """The training loss of a Propagator on one batch (the module DDP wraps)."""
 
@@ -118,11 +165,19 @@ class Objective(nn.Module):
     def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
                 bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
                 augment: bool) -> Tensor:
-        """Returns [loss, nll, dsm, mse] (nll per bead and axis, dsm and mse per axis, dimensionless)."""
+        """Returns [loss, nll, dsm, mse, rollout] (nll per bead and axis, dsm and mse per axis, the
+        rollout score per window and step; dimensionless)."""
         c, m = self.config, self.model
         scale = float(m.dynamics.displacement_scale)
         accel_scale = m.dynamics.acceleration_scale
         embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
+        rollout = torch.zeros((), dtype=torch.float64, device=target.device)
+        k = m.history_length
+        if c.rollout_steps > 0 and history.shape[0] == k + c.rollout_steps - 1:
+            future = torch.cat([history[k:], target.unsqueeze(0)])
+            history, target = history[:k], future[0]
+            if c.rollout_weight > 0:
+                rollout = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs, c.rollout_samples)
         if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
             history = pushed_forward(m, embedding, history, bead_bonds, bead_graph, n_graphs,
                                      c.pushforward if augment else 0.0)
@@ -148,7 +203,8 @@ class Objective(nn.Module):
         score = m.score_at(noisy, sigma, x, mean, std, latent, bead_bonds, bead_graph)
         s = sigma.to(score.dtype).unsqueeze(1)
         dsm = ((s * score + eps.to(score.dtype)) ** 2).mean()
-        return torch.stack([nll + c.score_weight * dsm, nll, dsm, mse])
+        rollout = rollout.to(nll.dtype)
+        return torch.stack([nll + c.score_weight * dsm + c.rollout_weight * rollout, nll, dsm, mse, rollout])
 
 
 def batch_losses(objective: nn.Module, batch: WindowBatch, augment: bool) -> Tensor:
@@ -196,7 +252,7 @@ def evaluate(model: Propagator, dataset: Dataset, config: TrainConfig, device: s
 
 def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset, val_set: Optional[Dataset],
         out_dir, resume=None, data_metadata: Optional[dict] = None, device: str = "cpu",
-        progress: bool = True, stop_after: Optional[int] = None) -> dict:
+        progress: bool = True, stop_after: Optional[int] = None, initial=None) -> dict:
     """Train, validate each epoch, keep ``last.pt`` and ``best.pt`` in ``out_dir``; returns a summary
     (best_val, epochs, history of per-epoch metrics, model: the final Propagator, best/last paths).
 
@@ -205,6 +261,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
     ``data_metadata`` (default: ``train_set.metadata`` if it has one) is kept in the checkpoints for
     the bundle's metadata (mapping settings, CG step, data summary).
     ``stop_after``: run at most this many epochs in this call (for time-limited jobs; resume later).
+    ``initial``: a checkpoint whose weights (scales included) the model starts from, with a fresh
+    optimiser and schedule (fine-tuning with other train settings or sampler settings).
     Under torchrun (WORLD_SIZE > 1) every process calls this with the same arguments.
     """
     rank, world, initialised = _distributed(device)
@@ -226,6 +284,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
         if state["model_config"] != model_config:
             raise ValueError(f"{resume}: trained with model settings {state['model_config']}, not {model_config}")
         model.load_state_dict(state["model"])
+    elif initial is not None:
+        model.load_state_dict(load_checkpoint(initial)["model"])
     else:
         model.set_scales(*measure_scales(train_set, c.scale_windows))
     model.to(device)
@@ -303,8 +363,8 @@ def split_windows(data_dir, split: str, model_config: ModelConfig, train_config:
     (history length, CG step, mapping, window spacing)."""
     if not train_config.cg_step_ps > 0:
         raise ValueError("split_windows: the train settings must give cg_step_ps, the CG step in ps")
-    extra = 1 if train_config.pushforward > 0 else 0  # the frame the pushforward sample is drawn from
-    windows = load_windows(data_dir, split, model_config.history_length + extra, train_config.cg_step_ps,
-                           train_config.mapping, train_config.window_every)
-    windows.metadata.update(history_length=model_config.history_length, pushforward=train_config.pushforward)
+    windows = load_windows(data_dir, split, model_config.history_length + train_config.extra_frames(),
+                           train_config.cg_step_ps, train_config.mapping, train_config.window_every)
+    windows.metadata.update(history_length=model_config.history_length, pushforward=train_config.pushforward,
+                            rollout_steps=train_config.rollout_steps)
     return windows

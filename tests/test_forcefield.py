@@ -163,3 +163,16 @@ def test_three_way_compare_on_the_shipped_sample(tmp_path):
     assert report["speed"]["forcefield_ns_per_s"] > 0 and report["system"]["forcefield"] == str(path)
     text = (out / "report.md").read_text()
     assert "| | CG integrator | CG force field |" in text and "| distribution | CG integrator | CG force field |" in text
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("forcefield-*.json")),
+                         ids=lambda path: path.stem)
+def test_forcefield_configs_load(path):
+    import json
+
+    from openmm_cgml.forcefield.train import ForceMatchingConfig
+
+    values = json.loads(path.read_text())
+    assert set(values) <= {"model", "train", "description"}
+    CGForceField(ForceFieldConfig.from_dict(values["model"]))
+    ForceMatchingConfig.from_dict(values["train"])

@@ -15,6 +15,8 @@ def add_parser(commands):
     parser.add_argument("--config", required=True, help="JSON file with 'model' and 'train' sections (configs/*.json)")
     parser.add_argument("--out", default="out/train", help="folder for checkpoints and metrics")
     parser.add_argument("--resume", help="checkpoint to continue from (e.g. OUT/last.pt)")
+    parser.add_argument("--init-from", help="checkpoint whose weights the model starts from, with a fresh optimiser "
+                                            "and schedule (fine-tuning with other settings)")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel via torchrun)")
@@ -40,7 +42,7 @@ def run(args) -> int:
     if timestep is not None:  # the model's CG step is the one its windows were cut at
         model_config.timestep_ps = float(timestep)
     summary = fit(model_config, train_config, train_set, val_set, args.out, args.resume, metadata,
-                  args.device, progress=not args.no_progress)
+                  args.device, progress=not args.no_progress, initial=args.init_from)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"best validation loss {summary['best_val']:.4f}; checkpoints in {args.out}")
     return 0
@@ -51,6 +53,8 @@ def _one_process_argv(args) -> list[str]:
     argv = [str(args.data), "--config", str(args.config), "--out", str(args.out), "--device", args.device]
     if args.resume:
         argv += ["--resume", str(args.resume)]
+    if args.init_from:
+        argv += ["--init-from", str(args.init_from)]
     if args.epochs is not None:
         argv += ["--epochs", str(args.epochs)]
     if args.no_progress:

@@ -180,16 +180,36 @@ class Propagator(nn.Module):
         bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
         positions = self.gaussian_sample(mean, std, bonded, generator)
-        scale = self.score.length_scale
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
-        last = len(self.score_sigmas) - 1
-        for i, fraction in enumerate(self.score_sigmas):
-            sigma = (scale * fraction).expand(x.shape[0])
+        for i in range(len(self.score_sigmas)):
             edge_index, is_bond = join_bonds(near.pairs(positions), bonded, x.shape[0], positions.dtype)
-            score = self._score(positions, sigma, x, mean, std, conditioning, edge_index, is_bond)
-            positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(x.dtype)
-            if self.score_noise and i < last:  # the last call only denoises
-                kick = math.sqrt(2.0 * self.score_step) * sigma.to(x.dtype).unsqueeze(1)
-                positions = positions + kick * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+            positions = self._refine(positions, i, x, mean, std, conditioning, edge_index, is_bond, generator)
+        return positions
+
+    def _refine(self, positions: Tensor, i: int, newest: Tensor, mean: Tensor, std: Tensor, conditioning: Tensor,
+                edge_index: Tensor, is_bond: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+        """Refinement call ``i`` of the ladder on the bead graph given: x ← x + α σ_i² s(x, σ_i), plus
+        √(2α) σ_i ξ with ``score_noise`` except at the last call (which only denoises)."""
+        sigma = (self.score.length_scale * self.score_sigmas[i]).expand(newest.shape[0])
+        score = self._score(positions, sigma, newest, mean, std, conditioning, edge_index, is_bond)
+        positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(newest.dtype)
+        if self.score_noise and i < len(self.score_sigmas) - 1:
+            kick = math.sqrt(2.0 * self.score_step) * sigma.to(newest.dtype).unsqueeze(1)
+            positions = positions + kick * torch.randn(newest.shape, dtype=newest.dtype, device=newest.device,
+                                                       generator=generator)
+        return positions
+
+    def sample(self, bead_embedding: Tensor, history: Tensor, bead_bonds: Tensor, batch: Tensor) -> Tensor:
+        """What ``step`` draws, for a batch of windows (``batch``: each bead's window), with the bead
+        graph built afresh at every refinement call (no Verlet list): differentiable in the weights
+        through reparameterised noise, so that multi-step training can unroll it."""
+        x = history[-1]
+        bonded = bond_keys(bead_bonds, x.shape[0])
+        mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, batch)
+        positions = self.gaussian_sample(mean, std, bonded, None)
+        conditioning = self._conditioning(latent, std)
+        for i in range(len(self.score_sigmas)):
+            edge_index, is_bond = self._graph(positions, bonded, batch)
+            positions = self._refine(positions, i, x, mean, std, conditioning, edge_index, is_bond, None)
         return positions
