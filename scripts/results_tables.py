@@ -127,8 +127,25 @@ def ablation_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def langevin_table(r: dict) -> str:
+    """The rows of benchmarks/forcefield_langevin.py's JSON: the time-step and friction candidates and the choice."""
+    rows = [f"`{r['command']}` ({r['split']} split, {r['settings']['chains']} chains × {r['settings']['length_ps']:g} ps per "
+            f"candidate)", "", "| time step (fs) | mean bond (nm) | mean Rg (nm) | bond JS vs shortest step (bits) | "
+            "MSD at 100 ps / MD's |", "|---:|---:|---:|---:|---:|"]
+    rows += [f"| {t['timestep_ps'] * 1e3:g} | {t['mean_bond_nm']:.4f} | {t['mean_rg_nm']:.3f} | "
+             f"{t['bond_js_bits_vs_shortest']:.4f} | {t['msd_ratio']:.2f} |" for t in r["timesteps"]]
+    rows += ["", f"| friction (1/ps), step {r['chosen_timestep_ps'] * 1e3:g} fs | MSD at 100 ps / MD's |", "|---:|---:|"]
+    rows += [f"| {f['friction_per_ps']:g} | {f['msd_ratio']:.2f} |" for f in r["frictions"]]
+    rows += ["", f"Chosen: time step {r['chosen_timestep_ps'] * 1e3:g} fs (the longest within the tolerances "
+             f"{r['settings']['tolerances']}), friction {r['chosen_friction_per_ps']:g}/ps (log MSD ratio interpolated "
+             f"to zero in log friction)."]
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "chosen_friction_per_ps" in results:
+        return langevin_table(results)
     if results.get("runs") and "history_length" in results["runs"][0]:
         return ablation_table(results)
     if "runs_to_pay_off" in results:
@@ -161,6 +178,9 @@ def _label(results: dict) -> str:
     model = results["model"]
     if "path" not in model:
         return f"stand-in `{model['stand_in']}`"
+    if model.get("kind") == "cg-forcefield":
+        return (f"`{Path(model['path']).name}` (CG force field by TorchForce, LangevinMiddleIntegrator "
+                f"{model['timestep_ps'] * 1e3:g} fs, friction {model['friction_per_ps']:g}/ps)")
     noise = "Langevin" if model.get("score_noise") else "deterministic"
     coupled = f", noise coupled to degree {model['noise_degree']}" if model.get("noise_degree") else ""
     coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""
