@@ -182,6 +182,9 @@ def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: l
     as long as the shortest of them, all copies in one System; frames every ``interval_ps``, the CG
     step of the integrator's models, so both CG sides are compared with as many frames.  Each gets
     an equal share of the wall time."""
+    import torch
+
+    torch.set_num_threads(1)  # one thread per process, as the integrator's rollouts (TorchForce runs torch)
     method = load_forcefield(path)[1]["mapping"]
     if method != molecule.mapping.method:
         raise ValueError(f"the force field '{path}' maps atoms to beads by '{method}', this benchmark by "
