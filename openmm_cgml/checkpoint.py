@@ -39,11 +39,18 @@ def save_checkpoint(path, model: Propagator, model_config: ModelConfig, train_co
     return write_atomically(path, lambda temporary: torch.save(state, temporary))
 
 
+def load_state(path, checkpoint_format: str, what: str) -> dict:
+    """A checkpoint's raw contents (``weights_only`` loading: no pickle), with a clear error unless it
+    is of ``checkpoint_format``."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != checkpoint_format:
+        raise ValueError(f"{path}: not {what} (format {state.get('format')!r})")
+    return state
+
+
 def load_checkpoint(path) -> dict:
     """The checkpoint's contents with the JSON fields decoded (``weights_only`` loading)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an openmm-cgml checkpoint (format {state.get('format')!r})")
+    state = load_state(path, CHECKPOINT_FORMAT, "an openmm-cgml checkpoint")
     state["model_config"] = ModelConfig.from_dict(json.loads(state["model_config"]))
     state["train_config"] = TrainConfig.from_dict(json.loads(state["train_config"]))
     state["history"] = json.loads(state["history"])

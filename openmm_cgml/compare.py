@@ -30,7 +30,7 @@ from tqdm import tqdm
 from . import platforms
 from .bundle import save_bundle
 from .features import atom_bonds
-from .forcefield.system import load_forcefield, simulate
+from .forcefield.system import forcefield_metadata, simulate
 from .handoff import HandoffError, handoff
 from .integrator import create_integrator
 from .mapping import BeadMapping
@@ -194,7 +194,7 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
                        "cg_step_ps": cg_dt, "md_step_ps": s.md_timestep_ps, "platform": platform}
     if field is not None:
         report["speed"] |= {"forcefield_ns_per_s": field.ns_per_s, "forcefield_ratio": field.ns_per_s / classical.ns_per_s,
-                            "forcefield_step_ps": load_forcefield(forcefield)[1]["timestep_ps"]}
+                            "forcefield_step_ps": forcefield_metadata(forcefield)["timestep_ps"]}
     report["handoff"] = result
     report["system"] = {"atoms": mapping.n_atoms, "beads": mapping.n_beads, "bead_bonds": [list(b) for b in bonds],
                         "bundle": str(bundle), "reference": None if stored is None else str(s.reference),

@@ -110,7 +110,7 @@ def pushed_forward(model: Propagator, embedding: Tensor, history: Tensor, bead_b
 def window_means(values: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
     """Per-window means of per-bead values (n_beads, ...) -> (n_graphs, ...)."""
     total = values.new_zeros((n_graphs,) + values.shape[1:]).index_add(0, bead_graph, values)
-    count = values.new_zeros(n_graphs).index_add(0, bead_graph, torch.ones_like(values[:, 0] if values.dim() > 1 else values))
+    count = torch.bincount(bead_graph, minlength=n_graphs).to(values.dtype)
     return total / count.reshape((n_graphs,) + (1,) * (values.dim() - 1))
 
 

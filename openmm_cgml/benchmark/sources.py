@@ -20,7 +20,7 @@ from ..data import read_dataset, read_run
 from ..features import atom_bonds
 from ..integrator import create_integrator
 from ..bundle import load_bundle
-from ..forcefield.system import forcefield_settings, is_forcefield, load_forcefield, simulate
+from ..forcefield.system import forcefield_metadata, forcefield_settings, is_forcefield, simulate
 from ..mapping import BeadMapping, particle_masses
 from . import estimators
 
@@ -185,7 +185,7 @@ def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: l
     import torch
 
     torch.set_num_threads(1)  # one thread per process, as the integrator's rollouts (TorchForce runs torch)
-    method = load_forcefield(path)[1]["mapping"]
+    method = forcefield_metadata(path)["mapping"]
     if method != molecule.mapping.method:
         raise ValueError(f"the force field '{path}' maps atoms to beads by '{method}', this benchmark by "
                          f"'{molecule.mapping.method}'")
@@ -202,7 +202,7 @@ def model_mapping(model, default: str) -> str:
     if stand_in_slowdown(model) is not None:
         return default
     if is_forcefield(model):
-        return load_forcefield(model)[1]["mapping"]
+        return forcefield_metadata(model)["mapping"]
     return load_bundle(model)[1].get("mapping") or default
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +39,21 @@ def save_forcefield(model: nn.Module, path, metadata: dict) -> Path:
     return write_atomically(Path(path), lambda temporary: torch.jit.save(scripted, temporary, _extra_files=extra))
 
 
+def forcefield_metadata(path) -> dict | None:
+    """The metadata of a force-field file, read from the archive without loading the module; None
+    for anything else (a propagator bundle, a stand-in name, a missing file)."""
+    try:
+        with zipfile.ZipFile(str(path)) as archive:
+            name = next((n for n in archive.namelist() if n.endswith(f"/extra/{METADATA_FILE}")), None)
+            metadata = json.loads(archive.read(name)) if name else None
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    return metadata if isinstance(metadata, dict) and metadata.get("format") == FORMAT else None
+
+
 def is_forcefield(path) -> bool:
     """Whether ``path`` is a force-field file (and not a propagator bundle or a stand-in name)."""
-    path = Path(str(path))
-    if not path.is_file():
-        return False
-    extra = {METADATA_FILE: ""}
-    try:
-        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except RuntimeError:
-        return False
-    return bool(extra[METADATA_FILE]) and json.loads(extra[METADATA_FILE]).get("format") == FORMAT
+    return forcefield_metadata(path) is not None
 
 
 def load_forcefield(path) -> tuple[torch.jit.ScriptModule, dict]:
@@ -69,7 +74,9 @@ def load_forcefield(path) -> tuple[torch.jit.ScriptModule, dict]:
 
 def forcefield_settings(path) -> dict:
     """What results JSON records about a force field: path, file hash, weights hash, Langevin settings."""
-    _, metadata = load_forcefield(path)
+    metadata = forcefield_metadata(path)
+    if metadata is None:
+        load_forcefield(path)  # raises the error that says what the file is not
     path = Path(path).absolute()
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
     return {"kind": "cg-forcefield", "path": str(shown), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ..analysis import angle_triples, bond_angles, bond_lengths, pair_distances
+from ..checkpoint import load_state
 from ..files import write_atomically
 from .forces import ForceFrames, load_force_split
 from .model import CGForceField, ForceFieldConfig, Terms, bond_distances
@@ -125,9 +126,7 @@ def save_checkpoint(path, model, config: ForceFieldConfig, train: ForceMatchingC
 
 def load_checkpoint(path) -> dict:
     """A force-field checkpoint with its JSON fields decoded (``weights_only`` loading)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an openmm-cgml force-field checkpoint (format {state.get('format')!r})")
+    state = load_state(path, CHECKPOINT_FORMAT, "an openmm-cgml force-field checkpoint")
     state["config"] = ForceFieldConfig.from_dict(json.loads(state["config"]))
     state["train"] = ForceMatchingConfig.from_dict(json.loads(state["train"]))
     state["history"], state["data"] = json.loads(state["history"]), json.loads(state["data"])
