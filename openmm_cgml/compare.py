@@ -121,6 +121,18 @@ class CompareSettings:
                         "friction_per_ps": molecule.friction_per_ps} | given))
 
 
+def _check_forcefield(path, topology, system, mapping: BeadMapping) -> None:
+    """A clear error unless ``path`` is a force field whose own bead mapping is the integrator's."""
+    metadata = forcefield_metadata(path)
+    if metadata is None:
+        raise ValueError(f"'{path}' is not a force-field file (written by cgml forcefield export)")
+    own = BeadMapping.create(metadata["mapping"], topology, system)
+    if list(own.bead_of_atom) != list(mapping.bead_of_atom):
+        raise ValueError(f"the force field '{path}' maps atoms to beads by '{metadata['mapping']}' ({own.n_beads} beads), "
+                         f"the integrator's beads differ ({mapping.n_beads} beads): train the force field with the "
+                         f"bundle's mapping")
+
+
 def compare(system, topology, positions, bundle, settings: CompareSettings = CompareSettings(),
             mapping: BeadMapping | None = None, out_dir="out/compare", forcefield=None) -> dict:
     """Run CG and classical dynamics from one start, write the report to ``out_dir``, return report.json's dict.
@@ -134,6 +146,8 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
         raise ValueError(f"compare: cg_steps must be at least 2, got {s.cg_steps}")
     cg = create_integrator(bundle, topology, system, mapping=mapping)  # checks sizes, bundle and mapping
     mapping = BeadMapping.of_integrator(cg, system)
+    if forcefield is not None:
+        _check_forcefield(forcefield, topology, system, mapping)
     stored = None
     if s.reference is not None:
         stored = load_reference(s.reference, topology, mapping, s.reference_interval_ps)

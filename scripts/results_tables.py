@@ -129,16 +129,20 @@ def ablation_table(r: dict) -> str:
 
 def langevin_table(r: dict) -> str:
     """The rows of benchmarks/forcefield_langevin.py's JSON: the time-step and friction candidates and the choice."""
-    rows = [f"`{r['command']}` ({r['split']} split, {r['settings']['chains']} chains × {r['settings']['length_ps']:g} ps per "
-            f"candidate)", "", "| time step (fs) | mean bond (nm) | mean Rg (nm) | bond JS vs shortest step (bits) | "
-            "MSD at 100 ps / MD's |", "|---:|---:|---:|---:|---:|"]
+    peptide = r.get("benchmark") == "peptide"
+    mobility = r["settings"].get("mobility", f"MSD at {r['settings'].get('msd_lag_ps', 100):g} ps") + " / MD's"
+    key = "mobility_ratio" if "mobility_ratio" in r["frictions"][0] else "msd_ratio"  # results written before the rename
+    runs = f"{r['settings']['chains']} copies" if peptide else f"{r['settings']['chains']} chains"
+    rows = [f"`{r['command']}` ({r['split']} split, {runs} × {r['settings']['length_ps']:g} ps per candidate)", "",
+            f"| time step (fs) | mean bond (nm) | mean Rg (nm) | bond JS vs shortest step (bits) | {mobility} |",
+            "|---:|---:|---:|---:|---:|"]
     rows += [f"| {t['timestep_ps'] * 1e3:g} | {t['mean_bond_nm']:.4f} | {t['mean_rg_nm']:.3f} | "
-             f"{t['bond_js_bits_vs_shortest']:.4f} | {t['msd_ratio']:.2f} |" for t in r["timesteps"]]
-    rows += ["", f"| friction (1/ps), step {r['chosen_timestep_ps'] * 1e3:g} fs | MSD at 100 ps / MD's |", "|---:|---:|"]
-    rows += [f"| {f['friction_per_ps']:g} | {f['msd_ratio']:.2f} |" for f in r["frictions"]]
+             f"{t['bond_js_bits_vs_shortest']:.4f} | {t[key]:.2f} |" for t in r["timesteps"]]
+    rows += ["", f"| friction (1/ps), step {r['chosen_timestep_ps'] * 1e3:g} fs | {mobility} |", "|---:|---:|"]
+    rows += [f"| {f['friction_per_ps']:g} | {f[key]:.2f} |" for f in r["frictions"]]
     rows += ["", f"Chosen: time step {r['chosen_timestep_ps'] * 1e3:g} fs (the longest within the tolerances "
-             f"{r['settings']['tolerances']}), friction {r['chosen_friction_per_ps']:g}/ps (log MSD ratio interpolated "
-             f"to zero in log friction)."]
+             f"{r['settings']['tolerances']}), friction {r['chosen_friction_per_ps']:g}/ps (log mobility ratio "
+             f"interpolated to zero in log friction)."]
     return "\n".join(rows) + "\n"
 
 

@@ -71,17 +71,81 @@ def test_polymer_benchmark_command_end_to_end(tmp_path, capsys):
     assert all((out / name).stat().st_size > 0 for name in ("report.md", "scatter.png", "acf.png", "js.png"))
 
 
-def test_peptide_benchmark_command_end_to_end(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def alanine(tmp_path_factory):
+    """A tiny alanine-dipeptide kinetics dataset: 4 validation replicas of 40 ps in vacuum."""
     from openmm_cgml.systems.peptides import shipped_pdb
 
-    data = tmp_path / "alanine"
+    data = tmp_path_factory.mktemp("alanine") / "data"
     assert cgml(["reference", "pdb", str(shipped_pdb()), "--out", str(data), "--runs", "5", "--validation-runs", "4",
                  "--test-runs", "0", "--environment", "vacuum", "--temperature-k", "500", "--production-ps", "40",
                  "--save-interval-ps", "1", "--equilibration-ps", "4", "--processes", "1", "--platform", "Reference"]) == 0
+    return data
+
+
+def _united_atom_forcefield(data, path, timestep_ps=0.01):
+    """A force field for the united-atom beads of ``data``: fitted prior, small untrained network."""
+    import torch
+
+    from openmm_cgml.data import run_paths
+    from openmm_cgml.forcefield.forces import load_force_frames
+    from openmm_cgml.forcefield.model import CGForceField, ForceFieldConfig
+    from openmm_cgml.forcefield.system import save_forcefield
+    from openmm_cgml.forcefield.train import fit_prior
+
+    torch.manual_seed(0)
+    model = CGForceField(ForceFieldConfig(hidden=4, layers=1, temperature_k=500.0)).to(torch.float32)
+    fit_prior(model, [load_force_frames(run_paths(data, "train")[0], every=4, mapping_method="united-atom")])
+    metadata = {"temperature_k": 500.0, "friction_per_ps": 50.0, "timestep_ps": timestep_ps, "mapping": "united-atom"}
+    return save_forcefield(model, path, metadata)
+
+
+def test_peptide_benchmark_command_end_to_end(alanine, tmp_path, capsys):
     out = tmp_path / "bench"
-    assert cgml(["benchmark", "peptide", "--model", "replay:2", "--data", str(data), "--out", str(out),
+    assert cgml(["benchmark", "peptide", "--model", "replay:2", "--data", str(alanine), "--out", str(out),
                  "--bootstrap", "10", "--replay-step-ps", "4", "--platform", "Reference"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["mapping"] == "united-atom" and results["summary"]["replicas"] == {"cg": 2, "a": 2, "b": 2}
     assert "Ramachandran JS" in capsys.readouterr().out
     assert (out / "ramachandran.png").stat().st_size > 0
+
+
+def test_peptide_benchmark_runs_a_forcefield_in_segments(alanine, tmp_path):
+    """``--segments 2``: each of half A's two replicas gives two force-field copies, each half as long."""
+    path = _united_atom_forcefield(alanine, tmp_path / "ff.pt")
+    out = tmp_path / "bench"
+    assert cgml(["benchmark", "peptide", "--model", str(path), "--data", str(alanine), "--out", str(out),
+                 "--bootstrap", "10", "--replay-step-ps", "4", "--segments", "2", "--platform", "Reference"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"]["kind"] == "cg-forcefield" and results["settings"]["forcefield_segments"] == 2
+    assert results["summary"]["replicas"] == {"cg": 4, "a": 2, "b": 2}
+    assert results["summary"]["replica_length_ns"]["cg"] == pytest.approx(0.5 * results["summary"]["replica_length_ns"]["md"])
+    saved = np.load(out / "cg_replicas.npz", allow_pickle=False)
+    assert saved["beads"].shape == (4, 5, 10, 3) and float(saved["interval_ps"]) == 4.0
+    assert saved["names"][1].endswith("segment 2/2") and (saved["wall_s"] > 0).all()
+
+
+def test_forcefield_segments_start_where_half_a_is(alanine, monkeypatch):
+    """Segment k of a replica starts from its bead positions at k / S of its length; the copies are
+    shared out over the processes' Systems and every copy runs as long as a segment."""
+    from openmm_cgml.benchmark import estimators, sources
+
+    molecule = sources.dataset_molecules(alanine, "validation", "united-atom")[0]
+    a_reps, _ = estimators.split_halves(molecule.replicas)
+    calls = []
+
+    def fake_simulate(path, topology, system, starts, length_ps, interval_ps, seed, platform, mapping):
+        calls.append((starts, length_ps))
+        return [np.full((int(length_ps / interval_ps), mapping.n_beads, 3), float(len(calls))) for _ in starts], 2.0
+
+    monkeypatch.setattr(sources, "simulate", fake_simulate)
+    monkeypatch.setattr(sources, "forcefield_metadata", lambda path: {"mapping": "united-atom"})
+    runs = sources.forcefield_side("ff.pt", molecule, a_reps, [None, None], seed=1, platform="Reference",
+                                   interval_ps=4.0, segments=4)
+    (starts, length), = calls
+    assert length == pytest.approx(a_reps[0].length_ps / 4) and len(runs) == 8
+    stride = int(round(length / a_reps[0].interval_ps))
+    np.testing.assert_array_equal(starts[5], a_reps[1].beads[stride])  # replica 1, segment 2
+    assert runs[5].name.endswith("segment 2/4") and all(r.wall_s == pytest.approx(2.0 / 8) for r in runs)
+    with pytest.raises(ValueError, match="segments"):
+        sources.forcefield_side("ff.pt", molecule, a_reps, [None, None], 1, "Reference", 4.0, segments=0)

@@ -165,6 +165,21 @@ def test_three_way_compare_on_the_shipped_sample(tmp_path):
     assert "| | CG integrator | CG force field |" in text and "| distribution | CG integrator | CG force field |" in text
 
 
+def test_compare_refuses_a_forcefield_on_other_beads(tmp_path):
+    """The shipped peptide bundle has graclus beads; a residue-bead force field is refused before any run."""
+    from openmm_cgml.compare import compare
+    from openmm_cgml.bundle import shipped_model
+    from openmm_cgml.systems import peptides
+
+    peptide = peptides.load()
+    path = save_forcefield(CGForceField(ForceFieldConfig(hidden=4, layers=1)), tmp_path / "ff.pt",
+                           {"temperature_k": 300.0, "friction_per_ps": 10.0, "timestep_ps": 0.02, "mapping": "residue"})
+    with pytest.raises(ValueError, match="maps atoms to beads by 'residue'.*the integrator's beads differ"):
+        compare(peptide.system, peptide.topology, peptide.positions, shipped_model("peptide"), out_dir=tmp_path / "c",
+                forcefield=path)
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("forcefield-*.json")),
                          ids=lambda path: path.stem)
 def test_forcefield_configs_load(path):

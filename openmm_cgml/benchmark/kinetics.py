@@ -20,6 +20,10 @@ from . import estimators
 # the left-handed region), 1 "C7ax/alphaL" (0.3 < phi < 2.0).  The gaps between cores are not states.
 PHI_CORES = (((-np.pi, -0.5), (2.6, np.pi)), ((0.3, 2.0),))
 STATE_NAMES = ("C7eq/beta", "C7ax/alphaL")
+# The psi cores of the fast conformational change: 0 extended (beta/PII, psi > 1.8 or psi < -2.6),
+# 1 helical (-1.2 < psi < 0.3).  At 600 K in vacuum it happens some 60 times a nanosecond (phi's
+# change about once), so short runs measure its rate.
+PSI_CORES = (((1.8, np.pi), (-np.pi, -2.6)), ((-1.2, 0.3),))
 
 
 def _trajectories(data, name: str) -> tuple[list[np.ndarray], bool]:

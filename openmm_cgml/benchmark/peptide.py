@@ -10,6 +10,8 @@ sides see the same time resolution (a visit to a state shorter than the step can
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from . import estimators, kinetics
@@ -120,17 +122,33 @@ def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[
     return rows
 
 
+def save_replicas(replicas: list[Replica], path) -> Path:
+    """The CG side's bead trajectories (nm), frame interval, names and wall seconds, as one .npz
+    (plain arrays, read with ``allow_pickle=False``), so later analyses need not run them again."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, beads=np.stack([r.beads for r in replicas]), interval_ps=replicas[0].interval_ps,
+                        names=np.array([r.name for r in replicas]), wall_s=np.array([r.wall_s for r in replicas]))
+    return path
+
+
 def run(model, data, split: str = "validation", platform: str = "CPU", seed: int = 1, discard_ps: float = 0.0,
-        n_boot: int = 200, replay_step_ps: float | None = None) -> dict:
-    """The kinetics benchmark of ``model`` (bundle, or 'replay' / 'replay:S' stand-ins) on one split."""
+        n_boot: int = 200, replay_step_ps: float | None = None, segments: int = 1, processes: int = 1,
+        replicas_out=None) -> dict:
+    """The kinetics benchmark of ``model`` (bundle, force-field file, or 'replay' / 'replay:S'
+    stand-ins) on one split; ``segments`` and ``processes``: see ``sources.forcefield_side``; the CG
+    replicas are written to ``replicas_out`` (``save_replicas``) when given."""
     molecule = dataset_molecules(data, split, "united-atom", discard_ps)[0]
-    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS)
+    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS, segments, processes)
+    if replicas_out is not None:
+        save_replicas(cg, replicas_out)
     result = figures(cg, molecule, step, n_boot, seed)
     wall = sum(r.wall_s for r in cg)
     result["cg_ns_per_wall_s"] = float(sum(r.length_ps for r in cg) / 1e3 / wall) if np.isfinite(wall) else None
     return {"benchmark": "peptide", "split": split, "data": str(data), "mapping": "united-atom",
             "model": model_settings(model),
             "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot, "discard_ps": discard_ps,
+                         "forcefield_segments": segments,
                          "markov_lags_cg_steps": list(LAG_MULTIPLES), "grid": GRID,
                          "phi_cores_rad": [list(map(list, c)) for c in kinetics.PHI_CORES]},
             "molecule": molecule.name, "judgeable_steps": judgeable_steps(molecule), "summary": result}

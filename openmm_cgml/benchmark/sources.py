@@ -159,41 +159,77 @@ def stand_in_slowdown(model) -> float | None:
     return float(model.split(":", 1)[1]) if model.startswith("replay:") else None
 
 
-def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps: float) -> tuple[list[Replica], float]:
+def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps: float, segments: int = 1,
+            processes: int = 1) -> tuple[list[Replica], float]:
     """The CG replicas of one molecule and the CG step they were taken with: for every replica of
-    half A, a CG run as long, from where it starts.  ``model`` is a bundle path or a stand-in
-    ('replay', 'replay:S': half A's own frames read every ``replay_step_ps``, see ``replay``)."""
+    half A, a CG run as long, from where it starts.  ``model`` is a bundle path, a force-field file
+    (see ``forcefield_side`` for ``segments`` and ``processes``) or a stand-in ('replay', 'replay:S':
+    half A's own frames read every ``replay_step_ps``, see ``replay``)."""
     a_reps, _ = estimators.split_halves(molecule.replicas)
     slowdown = stand_in_slowdown(model)
     if slowdown is not None:
         return replay(a_reps, replay_step_ps, slowdown), replay_step_ps
     a_starts, _ = estimators.split_halves(molecule.starts)
     if is_forcefield(model):
-        return forcefield_side(model, molecule, a_reps, a_starts, seed, platform, replay_step_ps), replay_step_ps
+        return forcefield_side(model, molecule, a_reps, a_starts, seed, platform, replay_step_ps, segments,
+                               processes), replay_step_ps
     step = load_bundle(model)[0].timestep_ps
     runs = [rollout(model, molecule, start, int(round(r.length_ps / step)), seed + i, platform, f"CG from {r.name}")
             for i, (r, start) in enumerate(zip(a_reps, a_starts))]
     return runs, step
 
 
-def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: list, seed: int, platform: str,
-                    interval_ps: float) -> list[Replica]:
-    """CG force-field runs (``forcefield.system.simulate``) from where the replicas of half A start,
-    as long as the shortest of them, all copies in one System; frames every ``interval_ps``, the CG
-    step of the integrator's models, so both CG sides are compared with as many frames.  Each gets
-    an equal share of the wall time."""
+def _simulate_group(path: str, molecule: Molecule, starts: list, length_ps: float, interval_ps: float, seed: int,
+                    platform: str) -> tuple[list[np.ndarray], float]:
+    """Worker: ``forcefield.system.simulate`` of one group of copies, one torch thread (runs in a process)."""
     import torch
 
     torch.set_num_threads(1)  # one thread per process, as the integrator's rollouts (TorchForce runs torch)
+    return simulate(path, molecule.topology, molecule.system, starts, length_ps, interval_ps, seed, platform,
+                    molecule.mapping)
+
+
+def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: list, seed: int, platform: str,
+                    interval_ps: float, segments: int = 1, processes: int = 1) -> list[Replica]:
+    """CG force-field runs (``forcefield.system.simulate``), frames every ``interval_ps`` (the CG step
+    of the integrator's models, so both CG sides are compared with as many frames).
+
+    With ``segments`` = 1, one run from where each replica of half A starts, as long as the shortest
+    of them.  With ``segments`` = S > 1, every replica of half A is cut into S equal segments and one
+    run starts from the bead positions of each segment's first frame, as long as the segment: as much
+    CG time as half A in S times fewer force-field steps per copy, for molecules whose force field
+    costs far more per step than their classical MD (the copies share each TorchForce call).  The
+    copies are run in ``processes`` Systems side by side; each replica gets an equal share of the
+    wall time."""
     method = forcefield_metadata(path)["mapping"]
     if method != molecule.mapping.method:
         raise ValueError(f"the force field '{path}' maps atoms to beads by '{method}', this benchmark by "
                          f"'{molecule.mapping.method}'")
-    length = min(r.length_ps for r in a_reps)
-    copies, wall = simulate(path, molecule.topology, molecule.system, a_starts, length, interval_ps, seed, platform,
-                            molecule.mapping)
-    return [Replica(beads, interval_ps, f"CG force field from {r.name}", wall / len(copies))
-            for beads, r in zip(copies, a_reps)]
+    if segments < 1 or processes < 1:
+        raise ValueError(f"forcefield_side: segments ({segments}) and processes ({processes}) must be at least 1")
+    length = min(r.length_ps for r in a_reps) / segments
+    if segments == 1:
+        starts, names = list(a_starts), [f"CG force field from {r.name}" for r in a_reps]
+    else:
+        stride = int(round(length / a_reps[0].interval_ps))
+        starts = [r.beads[k * stride] for r in a_reps for k in range(segments)]
+        names = [f"CG force field from {r.name}, segment {k + 1}/{segments}" for r in a_reps for k in range(segments)]
+    groups = [list(range(len(starts)))[g::processes] for g in range(min(processes, len(starts)))]
+    if len(groups) == 1:
+        results = [_simulate_group(str(path), molecule, starts, length, interval_ps, seed, platform)]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(len(groups), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_simulate_group, str(path), molecule, [starts[i] for i in group], length, interval_ps,
+                                   seed + 1000 * g, platform) for g, group in enumerate(groups)]
+            results = [f.result() for f in futures]
+    copies, wall = [None] * len(starts), sum(w for _, w in results)
+    for group, (beads, _) in zip(groups, results):
+        for i, b in zip(group, beads):
+            copies[i] = b
+    return [Replica(beads, interval_ps, name, wall / len(copies)) for beads, name in zip(copies, names)]
 
 
 def model_mapping(model, default: str) -> str:

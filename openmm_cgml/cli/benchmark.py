@@ -4,6 +4,8 @@ Choices are made on the validation split (the default); ``--split test`` is for 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from .options import add_platform
 
 
@@ -20,6 +22,10 @@ def add_parser(commands):
     _add_common(pep, "bundle (united-atom beads)", "cgml reference pdb", replay_step="1000 ps")
     pep.add_argument("--discard-ps", type=float, default=0.0, help="equilibration left out of every run")
     pep.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of replicas")
+    pep.add_argument("--segments", type=int, default=1,
+                     help="force fields only: cut every classical replica of half A into this many segments and run one "
+                          "copy from the start of each, as long as the segment (as much CG time in fewer steps)")
+    pep.add_argument("--processes", type=int, default=1, help="force fields only: Systems run side by side")
     return parser
 
 
@@ -34,7 +40,7 @@ def _add_common(parser, bundle: str, written_by: str, replay_step: str) -> None:
     parser.add_argument("--out", required=True, help="folder for results.json, report.md and plots")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--replay-step-ps", type=float, default=None,
-                        help=f"CG step of the stand-ins (default {replay_step})")
+                        help=f"CG step of the stand-ins, and frame interval of a force field's runs (default {replay_step})")
     add_platform(parser)
 
 
@@ -47,7 +53,7 @@ def run(args) -> int:
         lines = output.polymer_lines(results["summary"])
     else:
         results = peptide.run(args.model, args.data, args.split, args.platform, args.seed, args.discard_ps, args.bootstrap,
-                              args.replay_step_ps)
+                              args.replay_step_ps, args.segments, args.processes, Path(args.out) / "cg_replicas.npz")
         lines = output.peptide_lines(results["summary"])
     path = output.write(results, lines, args.out, args.command_line)
     output.print_lines(lines)

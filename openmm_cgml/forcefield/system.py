@@ -136,12 +136,23 @@ def langevin(metadata: dict, seed: int = 0) -> openmm.LangevinMiddleIntegrator:
     return integrator
 
 
+def _bead_start(start, mapping: BeadMapping, n_atoms: int) -> np.ndarray:
+    """Bead positions (nm) of a start given as atom or bead positions."""
+    start = np.asarray(start, dtype=np.float64)
+    if start.shape == (n_atoms, 3):
+        return mapping.centres(start)
+    if start.shape == (mapping.n_beads, 3):
+        return start
+    raise ValueError(f"simulate: a start has shape {start.shape}; expected atom positions ({n_atoms}, 3) or bead "
+                     f"positions ({mapping.n_beads}, 3) in nm")
+
+
 def simulate(path, topology, atom_system: openmm.System, starts: list[np.ndarray], length_ps: float,
              interval_ps: float, seed: int = 0, platform: str = "CPU",
              mapping: BeadMapping | None = None) -> tuple[list[np.ndarray], float]:
-    """Run one copy of the molecule from each of ``starts`` (atom positions, nm), all in one System,
-    for ``length_ps`` each; bead positions every ``interval_ps`` per copy ((frames, n_beads, 3) nm)
-    and the wall seconds of the steps."""
+    """Run one copy of the molecule from each of ``starts`` (atom positions (n_atoms, 3) or bead
+    positions (n_beads, 3), nm), all in one System, for ``length_ps`` each; bead positions every
+    ``interval_ps`` per copy ((frames, n_beads, 3) nm) and the wall seconds of the steps."""
     system, mapping, metadata = create_system(path, topology, atom_system, len(starts), mapping)
     integrator = langevin(metadata, seed)
     dt = metadata["timestep_ps"]
@@ -151,7 +162,7 @@ def simulate(path, topology, atom_system: openmm.System, starts: list[np.ndarray
     n_frames = int(round(length_ps / interval_ps))
     properties = {"Threads": "1"} if platform == "CPU" else {}
     context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform), properties)
-    context.setPositions(np.concatenate([mapping.centres(np.asarray(s, dtype=np.float64)) for s in starts]))
+    context.setPositions(np.concatenate([_bead_start(s, mapping, atom_system.getNumParticles()) for s in starts]))
     context.setVelocitiesToTemperature(metadata["temperature_k"] * unit.kelvin, int(seed))
     n = mapping.n_beads
     frames, wall = np.empty((n_frames, len(starts) * n, 3)), 0.0

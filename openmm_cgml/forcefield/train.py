@@ -39,6 +39,7 @@ class ForceMatchingConfig:
     every: int = 10                  # every N-th saved frame is used (neighbours are nearly the same)
     validation_every: int = 50       # validation frames are sparser still (their loss only ranks models)
     seed: int = 0
+    mapping: str = "residue"         # atoms to beads (mapping.BeadMapping.create): the force field's beads
 
     @classmethod
     def from_dict(cls, values: dict) -> "ForceMatchingConfig":
@@ -149,8 +150,9 @@ def train(dataset_dir, out_dir, config: ForceFieldConfig, settings: ForceMatchin
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
-    train_runs = load_force_split(dataset_dir, "train", settings.every, progress=progress)
-    val_runs = load_force_split(dataset_dir, "validation", settings.validation_every, progress=progress)
+    train_runs = load_force_split(dataset_dir, "train", settings.every, mapping_method=settings.mapping, progress=progress)
+    val_runs = load_force_split(dataset_dir, "validation", settings.validation_every, mapping_method=settings.mapping,
+                                progress=progress)
     temperatures = {r.temperature_k for r in train_runs + val_runs}
     if temperatures != {config.temperature_k}:
         raise ValueError(f"the runs of '{dataset_dir}' are at {sorted(temperatures)} K, the force field's prior at "
