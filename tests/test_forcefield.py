@@ -191,3 +191,26 @@ def test_forcefield_configs_load(path):
     assert set(values) <= {"model", "train", "description"}
     CGForceField(ForceFieldConfig.from_dict(values["model"]))
     ForceMatchingConfig.from_dict(values["train"])
+
+
+def test_forcefield_train_and_export_commands(tmp_path):
+    """``cgml forcefield train`` (settings from a config, overridden on the command line) then
+    ``cgml forcefield export``: a force-field file with the Langevin settings and the training's beads."""
+    import json
+
+    from openmm_cgml.cli import main as cgml
+    from openmm_cgml.forcefield.system import forcefield_metadata
+
+    config = tmp_path / "ff.json"
+    config.write_text(json.dumps({"model": {"hidden": 4, "layers": 1},
+                                  "train": {"epochs": 3, "every": 20, "validation_every": 20, "mapping": "graclus:4"}}))
+    out = tmp_path / "train"
+    assert cgml(["forcefield", "train", str(SAMPLE), "--config", str(config), "--out", str(out), "--epochs", "1",
+                 "--mapping", "residue", "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]) == 1 and metrics["data"]["train_runs"] == 4
+    path = tmp_path / "ff.pt"
+    assert cgml(["forcefield", "export", str(out / "best.pt"), "--out", str(path), "--friction", "7",
+                 "--timestep-ps", "0.04"]) == 0
+    metadata = forcefield_metadata(path)
+    assert (metadata["mapping"], metadata["friction_per_ps"], metadata["timestep_ps"]) == ("residue", 7.0, 0.04)

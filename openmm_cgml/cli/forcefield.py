@@ -15,6 +15,8 @@ def add_parser(commands):
     train.add_argument("--out", default="out/forcefield", help="folder for checkpoints and metrics (a run there with the "
                                                                 "same settings resumes from last.pt)")
     train.add_argument("--epochs", type=int, help="override train.epochs")
+    train.add_argument("--mapping", help="override train.mapping, the beads (e.g. the bundle's, to compare the two: "
+                                         "'residue', 'united-atom', 'graclus:4')")
     train.add_argument("--no-progress", action="store_true")
     export = actions.add_parser("export", help="write the force-field file of a checkpoint, with its Langevin settings")
     export.add_argument("checkpoint", help="checkpoint written by cgml forcefield train (OUT/best.pt)")
@@ -37,6 +39,8 @@ def run(args) -> int:
         settings = ForceMatchingConfig.from_dict(values.get("train", {}))
         if args.epochs is not None:
             settings.epochs = args.epochs
+        if args.mapping is not None:
+            settings.mapping = args.mapping
         metrics = train(args.data, args.out, config, settings, progress=not args.no_progress, command=args.command_line)
         print(f"best validation loss {metrics['best_validation']:.4f} (mean squared force error over mean squared "
               f"mapped force); checkpoints in {args.out}")
