@@ -183,8 +183,10 @@ def _label(results: dict) -> str:
     if "path" not in model:
         return f"stand-in `{model['stand_in']}`"
     if model.get("kind") == "cg-forcefield":
+        segments = results["settings"].get("forcefield_segments", 1)
         return (f"`{Path(model['path']).name}` (CG force field by TorchForce, LangevinMiddleIntegrator "
-                f"{model['timestep_ps'] * 1e3:g} fs, friction {model['friction_per_ps']:g}/ps)")
+                f"{model['timestep_ps'] * 1e3:g} fs, friction {model['friction_per_ps']:g}/ps"
+                + (f", {segments} segments per replica" if segments > 1 else "") + ")")
     noise = "Langevin" if model.get("score_noise") else "deterministic"
     coupled = f", noise coupled to degree {model['noise_degree']}" if model.get("noise_degree") else ""
     coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""

@@ -74,6 +74,10 @@ def peptide_lines(summary: dict) -> list[tuple[str, str, str]]:
         values = summary["values"]
         lines.append((f"{key.replace('_', ' ')} / MD's (MD half B: {_num(values['b'][key])})",
                       f"{_v(sides['cg'])} (CG {_num(values['cg'][key])})", _v(sides["a"])))
+    # Stand-ins have no CG speed; results written before the classical speed was recorded lack MD's.
+    cg, md = summary.get("cg_ns_per_wall_s"), summary.get("md_ns_per_wall_s")
+    lines.append(("simulated ns per wall second, one core", "n/a" if cg is None else _num(cg),
+                  f"MD {'n/a' if md is None else _num(md)}"))
     return lines
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import read_dataset
 from . import estimators, kinetics
 from .sources import Molecule, Replica, cg_side, dataset_molecules, model_settings, replay
 
@@ -122,6 +123,18 @@ def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[
     return rows
 
 
+def classical_speed(data, molecule: Molecule) -> float | None:
+    """Simulated ns per wall second of the molecule's classical runs as the dataset made them (one
+    process per run; equilibration, saving and set-up included), None where the dataset lacks times."""
+    dataset = read_dataset(data)
+    settings = dataset["settings"]
+    walls = [dataset["runs"][r.name].get("wall_seconds") for r in molecule.replicas]
+    if not all(walls):
+        return None
+    ps = (settings["production_ps"] + settings["equilibration_ps"]) * len(walls)
+    return float(ps / 1e3 / sum(walls))
+
+
 def save_replicas(replicas: list[Replica], path) -> Path:
     """The CG side's bead trajectories (nm), frame interval, names and wall seconds, as one .npz
     (plain arrays, read with ``allow_pickle=False``), so later analyses need not run them again."""
@@ -145,6 +158,7 @@ def run(model, data, split: str = "validation", platform: str = "CPU", seed: int
     result = figures(cg, molecule, step, n_boot, seed)
     wall = sum(r.wall_s for r in cg)
     result["cg_ns_per_wall_s"] = float(sum(r.length_ps for r in cg) / 1e3 / wall) if np.isfinite(wall) else None
+    result["md_ns_per_wall_s"] = classical_speed(data, molecule)
     return {"benchmark": "peptide", "split": split, "data": str(data), "mapping": "united-atom",
             "model": model_settings(model),
             "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot, "discard_ps": discard_ps,
