@@ -146,8 +146,24 @@ def langevin_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def effective_table(r: dict) -> str:
+    """The rows of benchmarks/effective_speed.py's JSON: wall time to a 5 % standard error, CG and MD."""
+    rows = [f"`{r['command']}` ({r['split']} split; {r['blocks']} blocks per side, 95 % bootstrap intervals)", "",
+            "| model | observable | MD wall s to 5 % | CG wall s to 5 % | t_MD / t_CG | mean, CG vs MD (z) |",
+            "|---|---|---:|---:|---|---|"]
+    for m in r["models"]:
+        label = _label({"model": m["model"], "settings": {}})
+        for name, f in m["figures"].items():
+            rows.append(f"| {label} | {name} | {_number(f['md_wall_s'])} | {_number(f['cg_wall_s'])} | "
+                        f"{_number(f['value'])} [{_number(f['low'])}, {_number(f['high'])}] | "
+                        f"{f['cg_mean']:.3f} vs {f['md_mean']:.3f} ({f['bias_z']:+.1f}) |")
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "relative_se" in results:
+        return effective_table(results)
     if "chosen_friction_per_ps" in results:
         return langevin_table(results)
     if results.get("runs") and "history_length" in results["runs"][0]:
