@@ -136,7 +136,7 @@ def test_forcefield_segments_start_where_half_a_is(alanine, monkeypatch):
     a_reps, _ = estimators.split_halves(molecule.replicas)
     calls = []
 
-    def fake_simulate(path, topology, system, starts, length_ps, interval_ps, seed, platform, mapping):
+    def fake_simulate(path, topology, system, starts, length_ps, interval_ps, seed, platform, mapping, progress=None):
         calls.append((starts, length_ps))
         return [np.full((int(length_ps / interval_ps), mapping.n_beads, 3), float(len(calls))) for _ in starts], 2.0
 

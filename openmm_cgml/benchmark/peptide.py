@@ -152,7 +152,8 @@ def run(model, data, split: str = "validation", platform: str = "CPU", seed: int
     stand-ins) on one split; ``segments`` and ``processes``: see ``sources.forcefield_side``; the CG
     replicas are written to ``replicas_out`` (``save_replicas``) when given."""
     molecule = dataset_molecules(data, split, "united-atom", discard_ps)[0]
-    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS, segments, processes)
+    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS, segments, processes,
+                       progress=True)
     if replicas_out is not None:
         save_replicas(cg, replicas_out)
     result = figures(cg, molecule, step, n_boot, seed)

@@ -160,7 +160,7 @@ def stand_in_slowdown(model) -> float | None:
 
 
 def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps: float, segments: int = 1,
-            processes: int = 1) -> tuple[list[Replica], float]:
+            processes: int = 1, progress: bool = False) -> tuple[list[Replica], float]:
     """The CG replicas of one molecule and the CG step they were taken with: for every replica of
     half A, a CG run as long, from where it starts.  ``model`` is a bundle path, a force-field file
     (see ``forcefield_side`` for ``segments`` and ``processes``) or a stand-in ('replay', 'replay:S':
@@ -172,7 +172,7 @@ def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps:
     a_starts, _ = estimators.split_halves(molecule.starts)
     if is_forcefield(model):
         return forcefield_side(model, molecule, a_reps, a_starts, seed, platform, replay_step_ps, segments,
-                               processes), replay_step_ps
+                               processes, progress), replay_step_ps
     step = load_bundle(model)[0].timestep_ps
     runs = [rollout(model, molecule, start, int(round(r.length_ps / step)), seed + i, platform, f"CG from {r.name}")
             for i, (r, start) in enumerate(zip(a_reps, a_starts))]
@@ -180,17 +180,17 @@ def cg_side(model, molecule: Molecule, seed: int, platform: str, replay_step_ps:
 
 
 def _simulate_group(path: str, molecule: Molecule, starts: list, length_ps: float, interval_ps: float, seed: int,
-                    platform: str) -> tuple[list[np.ndarray], float]:
+                    platform: str, progress: int | None = None) -> tuple[list[np.ndarray], float]:
     """Worker: ``forcefield.system.simulate`` of one group of copies, one torch thread (runs in a process)."""
     import torch
 
     torch.set_num_threads(1)  # one thread per process, as the integrator's rollouts (TorchForce runs torch)
     return simulate(path, molecule.topology, molecule.system, starts, length_ps, interval_ps, seed, platform,
-                    molecule.mapping)
+                    molecule.mapping, progress)
 
 
 def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: list, seed: int, platform: str,
-                    interval_ps: float, segments: int = 1, processes: int = 1) -> list[Replica]:
+                    interval_ps: float, segments: int = 1, processes: int = 1, progress: bool = False) -> list[Replica]:
     """CG force-field runs (``forcefield.system.simulate``), frames every ``interval_ps`` (the CG step
     of the integrator's models, so both CG sides are compared with as many frames).
 
@@ -199,8 +199,8 @@ def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: l
     run starts from the bead positions of each segment's first frame, as long as the segment: as much
     CG time as half A in S times fewer force-field steps per copy, for molecules whose force field
     costs far more per step than their classical MD (the copies share each TorchForce call).  The
-    copies are run in ``processes`` Systems side by side; each replica gets an equal share of the
-    wall time."""
+    copies are run in ``processes`` Systems side by side (``progress``: a bar per System); each
+    replica gets an equal share of the wall time."""
     method = forcefield_metadata(path)["mapping"]
     if method != molecule.mapping.method:
         raise ValueError(f"the force field '{path}' maps atoms to beads by '{method}', this benchmark by "
@@ -216,14 +216,14 @@ def forcefield_side(path, molecule: Molecule, a_reps: list[Replica], a_starts: l
         names = [f"CG force field from {r.name}, segment {k + 1}/{segments}" for r in a_reps for k in range(segments)]
     groups = [list(range(len(starts)))[g::processes] for g in range(min(processes, len(starts)))]
     if len(groups) == 1:
-        results = [_simulate_group(str(path), molecule, starts, length, interval_ps, seed, platform)]
+        results = [_simulate_group(str(path), molecule, starts, length, interval_ps, seed, platform, 0 if progress else None)]
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
         with ProcessPoolExecutor(len(groups), mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(_simulate_group, str(path), molecule, [starts[i] for i in group], length, interval_ps,
-                                   seed + 1000 * g, platform) for g, group in enumerate(groups)]
+                                   seed + 1000 * g, platform, g if progress else None) for g, group in enumerate(groups)]
             results = [f.result() for f in futures]
     copies, wall = [None] * len(starts), sum(w for _, w in results)
     for group, (beads, _) in zip(groups, results):

@@ -149,10 +149,13 @@ def _bead_start(start, mapping: BeadMapping, n_atoms: int) -> np.ndarray:
 
 def simulate(path, topology, atom_system: openmm.System, starts: list[np.ndarray], length_ps: float,
              interval_ps: float, seed: int = 0, platform: str = "CPU",
-             mapping: BeadMapping | None = None) -> tuple[list[np.ndarray], float]:
+             mapping: BeadMapping | None = None, progress: int | None = None) -> tuple[list[np.ndarray], float]:
     """Run one copy of the molecule from each of ``starts`` (atom positions (n_atoms, 3) or bead
     positions (n_beads, 3), nm), all in one System, for ``length_ps`` each; bead positions every
-    ``interval_ps`` per copy ((frames, n_beads, 3) nm) and the wall seconds of the steps."""
+    ``interval_ps`` per copy ((frames, n_beads, 3) nm) and the wall seconds of the steps.
+    ``progress``: show a progress bar at that terminal line (None: none)."""
+    from tqdm import tqdm
+
     system, mapping, metadata = create_system(path, topology, atom_system, len(starts), mapping)
     integrator = langevin(metadata, seed)
     dt = metadata["timestep_ps"]
@@ -166,7 +169,8 @@ def simulate(path, topology, atom_system: openmm.System, starts: list[np.ndarray
     context.setVelocitiesToTemperature(metadata["temperature_k"] * unit.kelvin, int(seed))
     n = mapping.n_beads
     frames, wall = np.empty((n_frames, len(starts) * n, 3)), 0.0
-    for f in range(n_frames):
+    for f in tqdm(range(n_frames), desc=f"force field, {len(starts)} copies", unit="frame", position=progress,
+                  disable=progress is None, leave=False):
         tic = time.perf_counter()
         integrator.step(per_frame)
         wall += time.perf_counter() - tic
