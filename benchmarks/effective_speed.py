@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from openmm_cgml.benchmark import effective, kinetics
-from openmm_cgml.benchmark.peptide import backbone_quadruples, classical_speed
-from openmm_cgml.benchmark.sources import dataset_molecules
+from openmm_cgml.benchmark.peptide import backbone_quadruples
+from openmm_cgml.benchmark.sources import classical_speed, dataset_molecules
 from openmm_cgml.files import write_atomically
 
 

@@ -10,13 +10,11 @@ sides see the same time resolution (a visit to a state shorter than the step can
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..data import read_dataset
 from . import estimators, kinetics
-from .sources import Molecule, Replica, cg_side, dataset_molecules, model_settings, replay
+from .sources import (Molecule, Replica, cg_side, classical_speed, dataset_molecules, model_settings, replay,
+                      save_replicas)
 
 LAG_MULTIPLES = (1, 2, 4)        # Markov-model lags, in CG steps
 GRID = 6                         # phi/psi grid of the Markov model (GRID x GRID cells)
@@ -121,28 +119,6 @@ def judgeable_steps(molecule: Molecule, steps_ps=(10.0, 100.0, 1000.0)) -> list[
                      "mfpt_resolved": bool(enough and mfpt >= 3 * step),
                      "transitions": values["transitions"]})
     return rows
-
-
-def classical_speed(data, molecule: Molecule) -> float | None:
-    """Simulated ns per wall second of the molecule's classical runs as the dataset made them (one
-    process per run; equilibration, saving and set-up included), None where the dataset lacks times."""
-    dataset = read_dataset(data)
-    settings = dataset["settings"]
-    walls = [dataset["runs"][r.name].get("wall_seconds") for r in molecule.replicas]
-    if not all(walls):
-        return None
-    ps = (settings["production_ps"] + settings["equilibration_ps"]) * len(walls)
-    return float(ps / 1e3 / sum(walls))
-
-
-def save_replicas(replicas: list[Replica], path) -> Path:
-    """The CG side's bead trajectories (nm), frame interval, names and wall seconds, as one .npz
-    (plain arrays, read with ``allow_pickle=False``), so later analyses need not run them again."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, beads=np.stack([r.beads for r in replicas]), interval_ps=replicas[0].interval_ps,
-                        names=np.array([r.name for r in replicas]), wall_s=np.array([r.wall_s for r in replicas]))
-    return path
 
 
 def run(model, data, split: str = "validation", platform: str = "CPU", seed: int = 1, discard_ps: float = 0.0,

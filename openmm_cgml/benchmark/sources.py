@@ -90,6 +90,28 @@ def dataset_molecules(dataset_dir, split: str, mapping_method: str, discard_ps: 
     return molecules
 
 
+def classical_speed(data, molecule: Molecule) -> float | None:
+    """Simulated ns per wall second of the molecule's classical runs as the dataset made them (one
+    process per run; equilibration, saving and set-up included), None where the dataset lacks times."""
+    dataset = read_dataset(data)
+    settings = dataset["settings"]
+    runs = [dataset["runs"][r.name] for r in molecule.replicas]
+    if not all(run.get("wall_seconds") for run in runs):
+        return None
+    ps = sum((run.get("production_ps") or settings["production_ps"]) + settings["equilibration_ps"] for run in runs)
+    return float(ps / 1e3 / sum(run["wall_seconds"] for run in runs))
+
+
+def save_replicas(replicas: list[Replica], path) -> Path:
+    """The CG side's bead trajectories (nm), frame interval, names and wall seconds, as one .npz
+    (plain arrays, read with ``allow_pickle=False``), so later analyses need not run them again."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, beads=np.stack([r.beads for r in replicas]), interval_ps=replicas[0].interval_ps,
+                        names=np.array([r.name for r in replicas]), wall_s=np.array([r.wall_s for r in replicas]))
+    return path
+
+
 def split_sources(dataset_dir, split: str) -> list[str]:
     """The molecules (run sources) of one split, in the order of their first run."""
     dataset = read_dataset(dataset_dir)
