@@ -66,6 +66,9 @@ def test_polymer_benchmark_command_end_to_end(tmp_path, capsys):
     assert results["command"].startswith("cgml benchmark polymer --model replay")
     assert results["model"] == {"stand_in": "replay"} and results["split"] == "validation"
     assert sorted(results["per_sequence"]) == ["RRHHSSLL", "SSLHRHLS"]
+    assert all(f["md_ps_per_wall_s"] > 0 for f in results["per_sequence"].values())
+    saved = np.load(out / "cg_replicas" / "RRHHSSLL.npz", allow_pickle=False)
+    assert saved["beads"].ndim == 4 and saved["beads"].shape[-1] == 3 and saved["names"][0].startswith("replay of")
     printed = capsys.readouterr().out
     assert "mean Rg, Pearson r²: CG" in printed and "vs MD ceiling" in printed
     assert all((out / name).stat().st_size > 0 for name in ("report.md", "scatter.png", "acf.png", "js.png"))

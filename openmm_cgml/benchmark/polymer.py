@@ -10,11 +10,14 @@ the ceiling up to noise, and both carry the same noise.  Across sequences, figur
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .. import analysis
 from . import estimators
-from .sources import Replica, cg_side, choose_discard, dataset_molecules, model_mapping, model_settings, replay, split_sources
+from .sources import (Replica, cg_side, choose_discard, classical_speed, dataset_molecules, model_mapping, model_settings,
+                      replay, save_replicas, split_sources)
 
 MSD_LAGS_PS = (20.0, 100.0, 500.0, 1000.0)
 TAU_METHODS = ("efold", "integral", "fit")
@@ -142,19 +145,26 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
     return out
 
 
-def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, platform, replay_step_ps):
-    """Worker: one sequence's classical replicas, its CG replicas and its figures (runs in a process)."""
+def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, platform, replay_step_ps,
+                  replicas_out=None):
+    """Worker: one sequence's classical replicas, its CG replicas and its figures (runs in a process);
+    the CG replicas are saved to ``replicas_out``/NAME.npz when given (``sources.save_replicas``)."""
     molecule = dataset_molecules(data, split, mapping_method, discard_ps, only={source})[0]
     cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS)
+    if replicas_out is not None:
+        save_replicas(cg, Path(replicas_out) / f"{molecule.name}.npz")
     figures = sequence_figures(cg, molecule.replicas, molecule.masses, molecule.bonds, seed, step)
     figures["cg_ps_per_wall_s"] = float(sum(r.length_ps for r in cg) / sum(r.wall_s for r in cg)) if np.isfinite(cg[0].wall_s) else None
+    speed = classical_speed(data, molecule)
+    figures["md_ps_per_wall_s"] = None if speed is None else 1e3 * speed
     return molecule.name, figures
 
 
 def run(model, data, split: str = "validation", processes: int = 2, platform: str = "CPU", seed: int = 1,
         discard_ps: float | None = None, n_boot: int = 1000, progress: bool = True,
-        replay_step_ps: float | None = None) -> dict:
-    """The whole polymer benchmark on one split; returns the results (see ``output.write``)."""
+        replay_step_ps: float | None = None, replicas_out=None) -> dict:
+    """The whole polymer benchmark on one split; returns the results (see ``output.write``); the CG
+    replicas of every sequence are saved under ``replicas_out`` when given."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
@@ -166,7 +176,8 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
     figures = {}
     with ProcessPoolExecutor(max(1, processes), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_one_sequence, str(model), str(data), split, mapping_method, discard["discard_ps"],
-                               source, seed + 100 * i, platform, replay_step_ps) for i, source in enumerate(sources)]
+                               source, seed + 100 * i, platform, replay_step_ps, replicas_out)
+                   for i, source in enumerate(sources)]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"{split} sequences", disable=not progress):
             name, values = future.result()
             figures[name] = values

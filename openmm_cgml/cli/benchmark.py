@@ -49,7 +49,8 @@ def run(args) -> int:
     from ..benchmark import output, peptide, polymer
     if args.kind == "polymer":
         results = polymer.run(args.model, args.data, args.split, args.processes, args.platform, args.seed,
-                              args.discard_ps, args.bootstrap, replay_step_ps=args.replay_step_ps)
+                              args.discard_ps, args.bootstrap, replay_step_ps=args.replay_step_ps,
+                              replicas_out=Path(args.out) / "cg_replicas")
         lines = output.polymer_lines(results["summary"])
     else:
         results = peptide.run(args.model, args.data, args.split, args.platform, args.seed, args.discard_ps, args.bootstrap,
