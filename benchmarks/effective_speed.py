@@ -23,21 +23,25 @@ import numpy as np
 
 from openmm_cgml import analysis
 from openmm_cgml.benchmark import effective, kinetics
-from openmm_cgml.benchmark.peptide import backbone_quadruples
-from openmm_cgml.benchmark.sources import classical_speed, dataset_molecules
+from openmm_cgml.benchmark.peptide import angles
+from openmm_cgml.benchmark.sources import classical_speed, dataset_molecules, load_replicas
 from openmm_cgml.files import write_atomically
 
 
-def observables(beads_list, molecule) -> dict[str, list[np.ndarray]]:
+def observables(replicas, molecule) -> dict[str, list[np.ndarray]]:
     """Per replica, 0/1 series of the observables (a frame before the first core visit counts 0)."""
-    phi_q, psi_q = backbone_quadruples(molecule)
     out = {"population alphaL": [], "population helical psi": []}
-    for beads in beads_list:
-        phi = kinetics.dihedrals(beads, phi_q[:1])[:, 0]
-        psi = kinetics.dihedrals(beads, psi_q[:1])[:, 0]
+    for phi, psi in angles(replicas, molecule):
         out["population alphaL"].append((kinetics.core_states(phi) == 1).astype(float))
         out["population helical psi"].append((kinetics.core_states(psi, kinetics.PSI_CORES) == 1).astype(float))
     return out
+
+
+def sides(md: list, md_interval_ps: float, md_ns_per_wall_s: float, cg: list, cg_interval_ps: float,
+          cg_ns_per_wall_s: float, seed: int) -> dict:
+    """``effective.speedup`` of one observable's MD and CG series."""
+    return effective.speedup(effective.time_to_precision(md, md_interval_ps, md_ns_per_wall_s, seed=seed),
+                             effective.time_to_precision(cg, cg_interval_ps, cg_ns_per_wall_s, seed=seed + 1))
 
 
 def one_model(folder: Path, seed: int) -> dict:
@@ -51,18 +55,15 @@ def polymer_model(folder: Path, results: dict, seed: int) -> dict:
     """Per sequence, t_MD / t_CG of its mean Rg; the median over sequences with a bootstrap interval."""
     per_sequence, hashes = {}, hashlib.sha256()
     for name, figures in results["per_sequence"].items():
-        replicas = folder / "cg_replicas" / f"{name}.npz"
-        hashes.update(replicas.read_bytes())
-        saved = np.load(replicas, allow_pickle=False)
+        path = folder / "cg_replicas" / f"{name}.npz"
+        hashes.update(path.read_bytes())
+        replicas = load_replicas(path)
         molecule = dataset_molecules(results["data"], results["split"], results["mapping"],
                                      results["equilibration"]["discard_ps"], only={name})[0]
         md = [analysis.radius_of_gyration(r.beads, molecule.masses) for r in molecule.replicas]
-        cg = [analysis.radius_of_gyration(b, molecule.masses) for b in saved["beads"]]
-        t_md = effective.time_to_precision(md, molecule.replicas[0].interval_ps, figures["md_ps_per_wall_s"] / 1e3,
-                                           seed=seed)
-        t_cg = effective.time_to_precision(cg, float(saved["interval_ps"]), figures["cg_ps_per_wall_s"] / 1e3,
-                                           seed=seed + 1)
-        per_sequence[name] = effective.speedup(t_md, t_cg)
+        cg = [analysis.radius_of_gyration(r.beads, molecule.masses) for r in replicas]
+        per_sequence[name] = sides(md, molecule.replicas[0].interval_ps, figures["md_ps_per_wall_s"] / 1e3,
+                                   cg, replicas[0].interval_ps, figures["cg_ps_per_wall_s"] / 1e3, seed)
     ratios = np.array([f["value"] for f in per_sequence.values()])
     rng = np.random.default_rng(seed)
     draws = [np.median(ratios[rng.integers(ratios.size, size=ratios.size)]) for _ in range(1000)]
@@ -78,22 +79,18 @@ def polymer_model(folder: Path, results: dict, seed: int) -> dict:
 
 
 def peptide_model(folder: Path, results: dict, seed: int) -> dict:
-    replicas = folder / "cg_replicas.npz"
-    saved = np.load(replicas, allow_pickle=False)
+    path = folder / "cg_replicas.npz"
+    replicas = load_replicas(path)
     molecule = dataset_molecules(results["data"], results["split"], results["mapping"],
                                  results["settings"]["discard_ps"])[0]
     md_speed, cg_speed = classical_speed(results["data"], molecule), results["summary"]["cg_ns_per_wall_s"]
-    md = observables([r.beads for r in molecule.replicas], molecule)
-    cg = observables(list(saved["beads"]), molecule)
-    figures = {}
-    for name in md:
-        t_md = effective.time_to_precision(md[name], molecule.replicas[0].interval_ps, md_speed, seed=seed)
-        t_cg = effective.time_to_precision(cg[name], float(saved["interval_ps"]), cg_speed, seed=seed + 1)
-        figures[name] = effective.speedup(t_md, t_cg)
+    md, cg = observables(molecule.replicas, molecule), observables(replicas, molecule)
+    figures = {name: sides(md[name], molecule.replicas[0].interval_ps, md_speed, cg[name], replicas[0].interval_ps,
+                           cg_speed, seed) for name in md}
     return {"results": str(folder / "results.json"), "model": results["model"],
-            "replicas_sha256": hashlib.sha256(replicas.read_bytes()).hexdigest(), "data": results["data"],
+            "replicas_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "data": results["data"],
             "split": results["split"], "md_ns_per_wall_s": md_speed, "cg_ns_per_wall_s": cg_speed,
-            "cg_replicas": int(saved["beads"].shape[0]), "md_replicas": len(molecule.replicas), "figures": figures}
+            "cg_replicas": len(replicas), "md_replicas": len(molecule.replicas), "figures": figures}
 
 
 def main() -> None:

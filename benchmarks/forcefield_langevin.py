@@ -60,10 +60,11 @@ def mobility(beads, interval_ps: float, molecule, kind: str) -> float:
     if kind == "polymer":
         return float(estimators.msd_at_lags(beads, interval_ps, (LAG_PS,))[0])
     from openmm_cgml.benchmark import kinetics
-    from openmm_cgml.benchmark.peptide import backbone_quadruples
+    from openmm_cgml.benchmark.peptide import angles
+    from openmm_cgml.benchmark.sources import Replica
 
-    _, psi = backbone_quadruples(molecule)
-    states = kinetics.core_states(kinetics.dihedrals(beads, psi[:1])[:, 0], kinetics.PSI_CORES)
+    (_, psi), = angles([Replica(beads, interval_ps, "force field")], molecule)
+    states = kinetics.core_states(psi, kinetics.PSI_CORES)
     return float(kinetics.transition_counts(states).sum() / (len(beads) * interval_ps) * 1e3)
 
 
@@ -99,12 +100,12 @@ def runs_of(checkpoint, friction, timestep, args, folder: Path, pool) -> list[di
     return [row for f in futures for row in f.result()]
 
 
-def summary(runs: list[dict], reference: list[dict] | None) -> dict:
+def summary(runs: list[dict], reference: list[dict] | None, kind: str) -> dict:
     """Figures of one candidate's runs.  The mobility ratio is the median over chains of each chain's
     ratio (polymers), or the copies' mean over MD's (a peptide: one molecule, and a copy counts a few
     transitions, so per-copy ratios are too coarse for a median)."""
     bonds = np.concatenate([r["bond_lengths"] for r in runs])
-    ratio = (np.median([r["mobility"] / r["md_mobility"] for r in runs]) if len({r["source"] for r in runs}) > 1
+    ratio = (np.median([r["mobility"] / r["md_mobility"] for r in runs]) if kind == "polymer"
              else np.mean([r["mobility"] for r in runs]) / runs[0]["md_mobility"])
     out = {"mean_bond_nm": float(bonds.mean()), "mean_rg_nm": float(np.mean([r["rg_nm"] for r in runs])),
            "mobility_ratio": float(ratio),
@@ -143,10 +144,10 @@ def main() -> None:
         folder = Path(folder)
         steps = sorted(args.timesteps_ps)
         reference = runs_of(args.checkpoint, args.first_friction, steps[0], args, folder, pool)
-        rows = [{"timestep_ps": steps[0], **summary(reference, reference)}]
+        rows = [{"timestep_ps": steps[0], **summary(reference, reference, args.benchmark)}]
         for dt in steps[1:]:
             rows.append({"timestep_ps": dt, **summary(runs_of(args.checkpoint, args.first_friction, dt, args, folder, pool),
-                                                      reference)})
+                                                      reference, args.benchmark)})
         base = rows[0]
         stable = [r for r in rows if abs(r["mean_bond_nm"] / base["mean_bond_nm"] - 1) <= BOND_TOLERANCE
                   and abs(r["mean_rg_nm"] / base["mean_rg_nm"] - 1) <= RG_TOLERANCE
@@ -154,7 +155,8 @@ def main() -> None:
         timestep = max(r["timestep_ps"] for r in stable) if stable else steps[0]
         frictions = []
         for gamma in sorted(args.frictions):
-            frictions.append({"friction_per_ps": gamma, **summary(runs_of(args.checkpoint, gamma, timestep, args, folder, pool), None)})
+            frictions.append({"friction_per_ps": gamma, **summary(runs_of(args.checkpoint, gamma, timestep, args, folder, pool), None,
+                                                                  args.benchmark)})
     g = np.log([r["friction_per_ps"] for r in frictions])
     m = np.log([r["mobility_ratio"] for r in frictions])
     slope, intercept = np.polyfit(g, m, 1)  # log mobility ratio against log friction: a line where diffusion dominates

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from openmm_cgml.benchmark import polymer
-from openmm_cgml.benchmark.sources import Replica, replay
+from openmm_cgml.benchmark.sources import Replica, load_replicas, replay
 from openmm_cgml.cli import main as cgml
 from openmm_cgml.reference import Job, RunSettings, generate
 
@@ -128,6 +128,9 @@ def test_peptide_benchmark_runs_a_forcefield_in_segments(alanine, tmp_path):
     saved = np.load(out / "cg_replicas.npz", allow_pickle=False)
     assert saved["beads"].shape == (4, 5, 10, 3) and float(saved["interval_ps"]) == 4.0
     assert saved["names"][1].endswith("segment 2/2") and (saved["wall_s"] > 0).all()
+    loaded = load_replicas(out / "cg_replicas.npz")
+    np.testing.assert_array_equal(loaded[3].beads, saved["beads"][3])
+    assert (loaded[1].name, loaded[1].interval_ps, loaded[1].length_ps) == (str(saved["names"][1]), 4.0, 20.0)
 
 
 def test_forcefield_segments_start_where_half_a_is(alanine, monkeypatch):

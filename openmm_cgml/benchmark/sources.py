@@ -112,6 +112,14 @@ def save_replicas(replicas: list[Replica], path) -> Path:
     return path
 
 
+def load_replicas(path) -> list[Replica]:
+    """The replicas ``save_replicas`` wrote."""
+    saved = np.load(path, allow_pickle=False)
+    interval = float(saved["interval_ps"])
+    return [Replica(beads, interval, str(name), float(wall))
+            for beads, name, wall in zip(saved["beads"], saved["names"], saved["wall_s"])]
+
+
 def split_sources(dataset_dir, split: str) -> list[str]:
     """The molecules (run sources) of one split, in the order of their first run."""
     dataset = read_dataset(dataset_dir)
