@@ -57,7 +57,7 @@ def export_checkpoint(checkpoint, out, extra_metadata: dict | None = None, check
     load it back and run it once (check_bundle) before returning its path.  ``sampler``: settings
     of ``_with_sampler`` that replace the trained ones (None keeps one; the noise ladder keeps its ends)."""
     model, state = model_from_checkpoint(checkpoint)
-    metadata = model_metadata(*_with_sampler(model, state, **sampler))
+    metadata = model_metadata(*_with_sampler(model, state, trained_sigmas=_trained_sigmas(state["train_config"]), **sampler))
     metadata.update(extra_metadata or {})
     path = save_bundle(torch.jit.script(model), out, metadata)
     if check:
@@ -83,7 +83,8 @@ def export_bundle(bundle, out, **sampler) -> Path:
     model.score_sigmas = [s / float(model.dynamics.displacement_scale) for s in metadata["score_sigmas_nm"]]
     state = {"model_config": ModelConfig.from_dict(metadata["model_config"]),
              "data": dict(metadata.get("data") or {}, mapping=metadata.get("mapping")), "history": [], "train_config": None}
-    model, state = _with_sampler(model, state, **sampler)
+    trained = _trained_sigmas((metadata.get("training") or {}).get("train_config"))
+    model, state = _with_sampler(model, state, trained_sigmas=trained, **sampler)
     updated = dict(metadata)
     updated.update({key: value for key, value in model_metadata(model, state).items()
                     if key in ("format", "score_calls", "score_sigmas_nm", "score_step", "model_config", "weights_sha256",
@@ -119,10 +120,24 @@ def record_verdict(bundle, verdict: dict) -> Path:
 
 
 def _with_sampler(model, state: dict, score_calls: int | None = None, score_noise: bool | None = None,
-                  score_step: float | None = None, noise_scale: float | None = None):
+                  score_step: float | None = None, noise_scale: float | None = None, score_sampler: str | None = None,
+                  score_sigma_max: float | None = None, score_sigma_min: float | None = None,
+                  trained_sigmas: tuple[float, float] | None = None):
     """The model and its decoded checkpoint with the sampler's settings replaced where given: the
-    refinement's calls, noise and step α, and the factor on the Gaussian's spread."""
+    sampler (refine or diffusion), its calls and the ends of its noise ladder (in displacement
+    units, inside ``trained_sigmas``, the score matching's range, where known), the refinement's noise
+    and step α, and the factor on the Gaussian's spread."""
     config = state["model_config"]
+    if score_sampler is not None:
+        config = replace(config, score_sampler=score_sampler)
+        model.diffusion = score_sampler == "diffusion"
+    if score_sigma_max is not None or score_sigma_min is not None:
+        config = replace(config, score_sigma_max=float(config.score_sigma_max if score_sigma_max is None else score_sigma_max),
+                         score_sigma_min=float(config.score_sigma_min if score_sigma_min is None else score_sigma_min))
+        if not 0 < config.score_sigma_min <= config.score_sigma_max:
+            raise ValueError(f"export: the noise ladder needs 0 < sigma_min <= sigma_max, got {config.score_sigma_min}, "
+                             f"{config.score_sigma_max}")
+        score_calls = len(model.score_sigmas) if score_calls is None else score_calls
     if noise_scale is not None:
         if not 0 < noise_scale <= 2:
             raise ValueError(f"export: noise_scale must be in (0, 2], got {noise_scale}")
@@ -133,6 +148,11 @@ def _with_sampler(model, state: dict, score_calls: int | None = None, score_nois
             raise ValueError(f"export: score_calls must be >= 0, got {score_calls}")
         config = replace(config, score_calls=score_calls)
         model.score_sigmas = config.sigma_ladder()
+    if trained_sigmas is not None and model.score_sigmas and not (
+            trained_sigmas[0] * (1 - 1e-9) <= min(model.score_sigmas) and max(model.score_sigmas) <= trained_sigmas[1] * (1 + 1e-9)):
+        raise ValueError(f"export: the noise ladder [{min(model.score_sigmas):g}, {max(model.score_sigmas):g}] leaves the "
+                         f"levels the score network was trained on [{trained_sigmas[0]:g}, {trained_sigmas[1]:g}] "
+                         f"(displacement units)")
     if score_noise is not None:
         config = replace(config, score_noise=bool(score_noise))
         model.score_noise = bool(score_noise)
@@ -142,3 +162,11 @@ def _with_sampler(model, state: dict, score_calls: int | None = None, score_nois
         config = replace(config, score_step=float(score_step))
         model.score_step = float(score_step)
     return model, dict(state, model_config=config)
+
+
+def _trained_sigmas(train_config) -> tuple[float, float] | None:
+    """The score matching's noise range (displacement units) of a TrainConfig or its dict; None if unknown."""
+    if train_config is None:
+        return None
+    values = train_config if isinstance(train_config, dict) else asdict(train_config)
+    return float(values["sigma_min"]), float(values["sigma_max"])

@@ -98,3 +98,13 @@ def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path
     assert np.abs(np.array(record.bundle_steps(narrower)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
     with pytest.raises(ValueError, match=r"noise_scale must be in \(0, 2\]"):
         export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", noise_scale=0.0)
+    generative = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-diffusion.pt", score_sampler="diffusion",
+                               score_sigma_max=1.0)
+    metadata = load_bundle(generative)[1]
+    assert metadata["model_config"]["score_sampler"] == "diffusion" and metadata["score_calls"] == load_bundle(same)[1]["score_calls"]
+    assert np.isclose(metadata["score_sigmas_nm"][0], metadata["scales_nm"]["displacement"])  # the new top, 1 unit
+    assert np.abs(np.array(record.bundle_steps(generative)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
+    trained_top = load_bundle(same)[1]["training"]["train_config"]["sigma_max"]
+    with pytest.raises(ValueError, match="leaves the levels the score network was trained on"):
+        export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", score_sampler="diffusion", score_sigma_max=2 * trained_top)
+

@@ -14,6 +14,12 @@ def add_parser(commands):
     parser.add_argument("--out", required=True, help="bundle file to write, e.g. out/polymer.pt")
     parser.add_argument("--no-check", action="store_true", help="skip loading and running the written bundle once")
     parser.add_argument("--score-calls", type=int, help="refinement calls per step (default: as trained)")
+    parser.add_argument("--sampler", choices=["refine", "diffusion"],
+                        help="refine: score calls denoise the Gaussian sample; diffusion: they generate the step from "
+                             "noise at the ladder's top (default: as trained)")
+    parser.add_argument("--score-sigma-max", type=float, help="top of the score calls' noise ladder, in displacement "
+                                                             "units; inside the trained range (default: as trained)")
+    parser.add_argument("--score-sigma-min", type=float, help="bottom of the ladder, likewise (default: as trained)")
     parser.add_argument("--score-noise", choices=["on", "off"],
                         help="Langevin refinement: noise on every call but the last (default: as trained)")
     parser.add_argument("--score-step", type=float, help="step α of every refinement call, in (0, 1] (default: as trained)")
@@ -31,7 +37,8 @@ def add_parser(commands):
 
 def run(args) -> int:
     sampler = {"score_calls": args.score_calls, "score_noise": None if args.score_noise is None else args.score_noise == "on",
-               "score_step": args.score_step, "noise_scale": args.noise_scale}
+               "score_step": args.score_step, "noise_scale": args.noise_scale, "score_sampler": args.sampler,
+               "score_sigma_max": args.score_sigma_max, "score_sigma_min": args.score_sigma_min}
     if is_bundle(args.checkpoint):
         path = export_bundle(args.checkpoint, args.out, **sampler)
     else:
@@ -45,7 +52,7 @@ def run(args) -> int:
         record_verdict(path, verdict)
     _, metadata = load_bundle(path)
     print(f"wrote {path}: k={metadata['history_length']}, CG step {metadata['timestep_ps']} ps, "
-          f"{metadata['score_calls']} score calls, validation {metadata['validation']}, "
+          f"{metadata['score_calls']} score calls ({metadata['model_config'].get('score_sampler', 'refine')}), validation {metadata['validation']}, "
           f"weights sha256 {metadata['weights_sha256'][:16]}")
     print((metadata.get("verdict") or {}).get("line") or "no verdict: pass --data DATASET to judge the bundle on held-out runs")
     return 0

@@ -12,7 +12,20 @@ decreasing ladder of noise levels σ_i:  x ← x + α σ_i² s(x, σ_i)  (a damp
 pushes beads out of collisions; with ``score_noise`` every call but the last also adds √(2α) σ_i ξ
 (annealed Langevin), so that the refined samples keep their spread instead of collapsing onto the
 most likely structure (what long steps need, where the score network rebuilds much of the
-structure).  Networks compute in their parameter dtype (float32 by default);
+structure).  That is the ``refine`` sampler.  The ``diffusion`` sampler instead lets the score network
+generate the step: it adds σ_0 noise to the Gaussian sample (σ_0 the ladder's top, several times the
+spread, so the start is mostly noise around the predicted mean) and walks the ladder down with the
+ancestral step of a variance-exploding diffusion (Song & Ermon 2019; Song et al. 2021),
+
+    x ← x + (σ_i² − σ_{i+1}²) s(x, σ_i) + √((v + σ_{i+1}²)(σ_i² − σ_{i+1}²) / (v + σ_i²)) ξ,   at the last level  x ← x + σ² s(x, σ),
+
+with v the Gaussian's variance per bead (noise_scale · std)²: the noise that makes each step exact when
+the next frame is that Gaussian, between the limits v → 0 (Song & Ermon's ancestral step, too narrow
+on a coarse ladder) and v → ∞ (the Euler–Maruyama step of the reverse SDE, too wide).
+
+which, for an exact score, draws from the data's distribution of the next frame (blurred by the last
+σ and its Tweedie step) whatever shape it has, several modes included.  Its ladder must lie inside the
+noise levels the score network was trained on.  Networks compute in their parameter dtype (float32 by default);
 positions, velocities and updates are kept in the input's dtype (float64 from the integrator).
 """
 from __future__ import annotations
@@ -30,6 +43,8 @@ from .embedding import AtomEmbedding
 from .noise import CoupledNoise
 from .neighbors import BRUTE_FORCE_MAX, VERLET_SKIN, VerletList, bead_graph, bond_keys, join_bonds, radius_graph
 from .score import ScoreNet
+
+SAMPLERS = ("refine", "diffusion")  # ModelConfig.score_sampler
 
 
 @dataclass
@@ -57,6 +72,7 @@ class ModelConfig:
     score_sigma_min: float = 0.1
     score_step: float = 0.5          # α of the refinement step
     score_noise: bool = False        # Langevin refinement: each call but the last adds √(2α) σ_i ξ (keeps the spread)
+    score_sampler: str = "refine"    # "refine": denoise the Gaussian sample; "diffusion": generate the step from σ_0 noise
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -75,6 +91,8 @@ class ModelConfig:
             return []
         if self.score_calls == 1:
             return [float(self.score_sigma_min)]
+        if self.score_sampler not in SAMPLERS:
+            raise ValueError(f"score_sampler must be one of {SAMPLERS}, got '{self.score_sampler}'")
         ratio = math.log(self.score_sigma_min / self.score_sigma_max) / (self.score_calls - 1)
         return [float(self.score_sigma_max * math.exp(i * ratio)) for i in range(self.score_calls)]
 
@@ -100,6 +118,9 @@ class Propagator(nn.Module):
         self.score_sigmas: List[float] = c.sigma_ladder()
         self.score_step = float(c.score_step)
         self.score_noise = bool(c.score_noise)
+        if c.score_sampler not in SAMPLERS:
+            raise ValueError(f"score_sampler must be one of {SAMPLERS}, got '{c.score_sampler}'")
+        self.diffusion = c.score_sampler == "diffusion"
         self.noise_scale = float(c.noise_scale)
         self.embedding = AtomEmbedding(c.hidden, c.atom_layers, c.atom_hops, c.n_elements, c.max_bond_count)
         self.dynamics = BeadDynamics(c.hidden, c.history_length, c.dynamics_layers, c.cutoff_nm, c.n_basis,
@@ -179,7 +200,7 @@ class Propagator(nn.Module):
         x = history[-1]
         bonded = bond_keys(bead_bonds, x.shape[0])  # the bonds' part of every graph of this step
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, None)
-        positions = self.gaussian_sample(mean, std, bonded, generator)
+        positions = self._start(self.gaussian_sample(mean, std, bonded, generator), generator)
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
         for i in range(len(self.score_sigmas)):
@@ -187,14 +208,34 @@ class Propagator(nn.Module):
             positions = self._refine(positions, i, x, mean, std, conditioning, edge_index, is_bond, generator)
         return positions
 
+    def _start(self, positions: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+        """Where the score calls start: the Gaussian sample (refine), or it plus σ_0 noise (diffusion)."""
+        if not self.diffusion or len(self.score_sigmas) == 0:
+            return positions
+        sigma = float(self.score.length_scale) * self.score_sigmas[0]
+        return positions + sigma * torch.randn(positions.shape, dtype=positions.dtype, device=positions.device,
+                                               generator=generator)
+
     def _refine(self, positions: Tensor, i: int, newest: Tensor, mean: Tensor, std: Tensor, conditioning: Tensor,
                 edge_index: Tensor, is_bond: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-        """Refinement call ``i`` of the ladder on the bead graph given: x ← x + α σ_i² s(x, σ_i), plus
-        √(2α) σ_i ξ with ``score_noise`` except at the last call (which only denoises)."""
+        """Score call ``i`` of the ladder on the bead graph given.  refine: x ← x + α σ_i² s(x, σ_i), plus
+        √(2α) σ_i ξ with ``score_noise`` except at the last call (which only denoises).  diffusion: the
+        reverse-diffusion step from σ_i to σ_{i+1} (module docstring), the Tweedie step at the last."""
         sigma = (self.score.length_scale * self.score_sigmas[i]).expand(newest.shape[0])
         score = self._score(positions, sigma, newest, mean, std, conditioning, edge_index, is_bond)
+        last = i == len(self.score_sigmas) - 1
+        if self.diffusion:
+            lower = self.score.length_scale * (0.0 if last else self.score_sigmas[i + 1])
+            variance = sigma * sigma - lower * lower
+            positions = positions + (variance.unsqueeze(1) * score).to(newest.dtype)
+            if not last:
+                spread = (self.noise_scale * std) ** 2
+                kick = torch.sqrt(variance * (spread + lower * lower) / (spread + sigma * sigma)).to(newest.dtype).unsqueeze(1)
+                positions = positions + kick * torch.randn(newest.shape, dtype=newest.dtype, device=newest.device,
+                                                           generator=generator)
+            return positions
         positions = positions + (self.score_step * (sigma * sigma).unsqueeze(1) * score).to(newest.dtype)
-        if self.score_noise and i < len(self.score_sigmas) - 1:
+        if self.score_noise and not last:
             kick = math.sqrt(2.0 * self.score_step) * sigma.to(newest.dtype).unsqueeze(1)
             positions = positions + kick * torch.randn(newest.shape, dtype=newest.dtype, device=newest.device,
                                                        generator=generator)
@@ -207,7 +248,7 @@ class Propagator(nn.Module):
         x = history[-1]
         bonded = bond_keys(bead_bonds, x.shape[0])
         mean, acceleration, std, latent = self._predict(bead_embedding, history, bonded, batch)
-        positions = self.gaussian_sample(mean, std, bonded, None)
+        positions = self._start(self.gaussian_sample(mean, std, bonded, None), None)
         conditioning = self._conditioning(latent, std)
         for i in range(len(self.score_sigmas)):
             edge_index, is_bond = self._graph(positions, bonded, batch)
