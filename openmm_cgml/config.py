@@ -38,6 +38,9 @@ class TrainConfig:
     cg_step_ps: float = 0.0          # CG step of the windows (a multiple of the dataset's save interval)
     mapping: str = "residue"         # atom → bead mapping of the windows: 'residue' or 'graclus:N'
     window_every: int = 1            # a window starts at every window_every-th saved frame
+    align_windows: bool = False      # superpose each window's frames onto its last history frame: the model
+                                     # learns internal motion only and does not tumble the molecule (for a
+                                     # molecule in vacuum, whose rotation swamps its internal motion at long steps)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

@@ -86,13 +86,32 @@ class BeadTrajectory:
     def window_count(self, history_length: int, stride: int) -> int:
         return max(0, self.centres.shape[0] - history_length * stride)
 
-    def window(self, start: int, history_length: int, stride: int) -> WindowBatch:
-        """History frames start, start+stride, ... (k of them) and the target one stride after the last."""
+    def window(self, start: int, history_length: int, stride: int, align: bool = False) -> WindowBatch:
+        """History frames start, start+stride, ... (k of them) and the target one stride after the last;
+        with ``align``, every frame superposed onto the last history frame (``superpose``)."""
         frames = self.centres[start: start + history_length * stride + 1: stride]
+        if align:
+            reference = frames[-2]
+            frames = superpose(frames, reference)
+            frames[-2] = reference  # as it was, not moved onto itself up to rounding
         n_beads = self.mapping.n_beads
         return WindowBatch(self.atom_features, self.atom_bonds, torch.tensor(self.mapping.bead_of_atom),
                            torch.tensor(self.mapping.atom_masses, dtype=torch.float64), self.bead_bonds,
                            torch.zeros(n_beads, dtype=torch.long), frames[:-1], frames[-1], 1)
+
+
+def superpose(frames: Tensor, reference: Tensor) -> Tensor:
+    """``frames`` (f, n, 3) each moved rigidly (rotation and translation, no reflection) onto
+    ``reference`` (n, 3) by least squares over the beads, equal weights (Kabsch): what is left of
+    one frame's difference from the next is internal motion, the molecule's tumbling removed."""
+    centred = frames - frames.mean(1, keepdim=True)
+    target = reference - reference.mean(0)
+    u, _, vt = torch.linalg.svd(centred.transpose(1, 2) @ target)   # H = Σ a bᵀ = U S Vᵀ, R = V D Uᵀ
+    flip = torch.sign(torch.linalg.det(vt.transpose(1, 2) @ u.transpose(1, 2)))
+    d = torch.ones(frames.shape[0], 3, dtype=frames.dtype, device=frames.device)
+    d[:, 2] = flip
+    rotation = vt.transpose(1, 2) @ (d.unsqueeze(2) * u.transpose(1, 2))
+    return centred @ rotation.transpose(1, 2) + reference.mean(0)
 
 
 def cg_stride(cg_step_ps: float, frame_interval_ps: float) -> int:
@@ -146,12 +165,14 @@ def load_trajectory(h5_path, mapping_method: str = "residue") -> BeadTrajectory:
 class Windows(torch.utils.data.Dataset):
     """Every window of ``history_length`` frames one CG step apart, plus its target, over several runs."""
 
-    def __init__(self, trajectories: list[BeadTrajectory], history_length: int, cg_step_ps: float, every: int = 1):
-        """Windows start at every ``every``-th frame (1: all; neighbouring windows overlap almost wholly)."""
+    def __init__(self, trajectories: list[BeadTrajectory], history_length: int, cg_step_ps: float, every: int = 1,
+                 align: bool = False):
+        """Windows start at every ``every``-th frame (1: all; neighbouring windows overlap almost wholly);
+        ``align`` superposes each window's frames onto its last history frame (``BeadTrajectory.window``)."""
         if history_length < 1 or every < 1:
             raise ValueError(f"history_length and every must be at least 1, got {history_length} and {every}")
         self.trajectories, self.history_length, self.cg_step_ps = trajectories, history_length, cg_step_ps
-        self.every = every
+        self.every, self.align = every, align
         self.strides = [cg_stride(cg_step_ps, t.frame_interval_ps) for t in trajectories]
         counts = [-(-t.window_count(history_length, s) // every) for t, s in zip(trajectories, self.strides)]
         short = [t.name for t, c in zip(trajectories, counts) if c == 0]
@@ -162,7 +183,7 @@ class Windows(torch.utils.data.Dataset):
                          "mapping": sorted({t.mapping.method for t in trajectories}),
                          "runs": [t.name for t in trajectories], "windows": len(self),
                          "frames": int(sum(t.centres.shape[0] for t in trajectories)),
-                         "frame_interval_ps": sorted({t.frame_interval_ps for t in trajectories})}
+                         "frame_interval_ps": sorted({t.frame_interval_ps for t in trajectories}), "aligned": align}
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -172,7 +193,7 @@ class Windows(torch.utils.data.Dataset):
             raise IndexError(index)
         run = int(np.searchsorted(self.offsets, index, side="right")) - 1
         start = (index - int(self.offsets[run])) * self.every
-        return self.trajectories[run].window(start, self.history_length, self.strides[run])
+        return self.trajectories[run].window(start, self.history_length, self.strides[run], self.align)
 
 
 def read_dataset(dataset_dir) -> dict:
@@ -201,8 +222,8 @@ def load_split(dataset_dir, split: str, mapping_method: str = "residue") -> list
 
 
 def load_windows(dataset_dir, split: str, history_length: int, cg_step_ps: float, mapping_method: str = "residue",
-                 every: int = 1) -> Windows:
+                 every: int = 1, align: bool = False) -> Windows:
     """The windows of one split of a dataset, with a ``metadata`` summary (CG step, mapping, runs)."""
-    windows = Windows(load_split(dataset_dir, split, mapping_method), history_length, cg_step_ps, every)
+    windows = Windows(load_split(dataset_dir, split, mapping_method), history_length, cg_step_ps, every, align)
     windows.metadata |= {"dataset": Path(dataset_dir).name, "split": split, "mapping": mapping_method}
     return windows

@@ -360,11 +360,12 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
 
 def split_windows(data_dir, split: str, model_config: ModelConfig, train_config: TrainConfig) -> Dataset:
     """The windows of one split of a dataset written by ``cgml reference``, as the settings ask for
-    (history length, CG step, mapping, window spacing)."""
+    (history length, CG step, mapping, window spacing, alignment)."""
     if not train_config.cg_step_ps > 0:
         raise ValueError("split_windows: the train settings must give cg_step_ps, the CG step in ps")
     windows = load_windows(data_dir, split, model_config.history_length + train_config.extra_frames(),
-                           train_config.cg_step_ps, train_config.mapping, train_config.window_every)
+                           train_config.cg_step_ps, train_config.mapping, train_config.window_every,
+                           train_config.align_windows)
     windows.metadata.update(history_length=model_config.history_length, pushforward=train_config.pushforward,
                             rollout_steps=train_config.rollout_steps)
     return windows

@@ -37,6 +37,35 @@ def test_window_shapes_and_strides(k, cg_step_ps):
     assert int(batch.bead_of_atom.max()) + 1 == batch.n_beads and batch.bead_graph.tolist().count(2) == n_beads
 
 
+def _rotation(seed: int) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)))
+    return q * torch.sign(torch.linalg.det(q))  # a proper rotation
+
+
+def test_superpose_undoes_a_rigid_motion_and_never_reflects():
+    reference = torch.randn(12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    moved = torch.stack([reference @ _rotation(s).T + torch.tensor([0.3 * s, -1.0, 2.0], dtype=torch.float64)
+                         for s in range(3)])
+    assert torch.allclose(data.superpose(moved, reference), reference.expand(3, 12, 3), atol=1e-12)
+    mirror = reference * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)  # a reflection is not a rigid motion
+    back = data.superpose(mirror.unsqueeze(0), reference)[0]
+    assert float((back - reference).norm(dim=1).max()) > 0.1
+    assert torch.allclose(torch.cdist(back, back), torch.cdist(mirror, mirror), atol=1e-12)  # shape kept
+
+
+def test_aligned_windows_keep_internal_motion_and_drop_tumbling():
+    runs = data.load_split(SAMPLE, "train", "graclus:3")
+    plain, aligned = data.Windows(runs, 3, 4.0), data.Windows(runs, 3, 4.0, align=True)
+    assert aligned.metadata["aligned"] and not plain.metadata["aligned"]
+    w, a = plain[7], aligned[7]
+    assert torch.equal(a.history[-1], w.history[-1])  # the newest frame is the reference
+    for frame, kept in zip([*w.history[:-1], w.target], [*a.history[:-1], a.target]):
+        assert torch.allclose(torch.cdist(kept, kept), torch.cdist(frame, frame), atol=1e-10)  # same shape
+        rmsd = lambda x: float((x - w.history[-1]).pow(2).sum(1).mean().sqrt())
+        assert rmsd(kept) <= rmsd(frame) + 1e-12  # no farther from the newest frame than before
+        assert torch.allclose(data.superpose(kept.unsqueeze(0), w.history[-1])[0], kept, atol=1e-10)  # already aligned
+
+
 def test_cg_step_must_be_a_multiple_of_the_save_interval():
     with pytest.raises(ValueError, match=r"CG step \(3.0 ps\) is not a whole multiple of the save interval \(2.0 ps\)"):
         data.Windows(data.load_split(SAMPLE, "validation"), 2, 3.0)
