@@ -8,7 +8,7 @@ may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhea
 summary of ``benchmarks/history_ablation.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
-``<!-- gates: PATH -->`` lists every fidelity gate of a polymer run (``benchmark.gates``).
+``<!-- gates: PATH -->`` lists every fidelity gate of a run (``benchmark.gates``).
 
     python scripts/results_tables.py README.md openmm_cgml/models/polymer.md
 """
@@ -206,7 +206,8 @@ def _label(results: dict) -> str:
         return (f"`{Path(model['path']).name}` (CG force field by TorchForce, LangevinMiddleIntegrator "
                 f"{model['timestep_ps'] * 1e3:g} fs, friction {model['friction_per_ps']:g}/ps"
                 + (f", {segments} segments per replica" if segments > 1 else "") + ")")
-    noise = "Langevin" if model.get("score_noise") else "deterministic"
+    noise = ("diffusion" if model.get("score_sampler") == "diffusion"
+             else "Langevin" if model.get("score_noise") else "deterministic")
     coupled = f", noise coupled to degree {model['noise_degree']}" if model.get("noise_degree") else ""
     coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""
     return f"`{Path(model['path']).name}` ({model['score_calls']} calls, {noise}{coupled})"
@@ -235,7 +236,7 @@ def comparison(paths: list[Path]) -> str:
 
 
 def gates(path: Path) -> str:
-    """Every fidelity gate of a polymer benchmark's results (``benchmark.gates``), model and ceiling."""
+    """Every fidelity gate of a benchmark's results (``benchmark.gates``), model and ceiling."""
     results = json.loads(path.read_text())
     return f"`{results['command']}`\n\n" + "\n".join(output.gate_rows(results["summary"])) + "\n"
 

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from openmm_cgml.benchmark.gates import gates_met, polymer_gates
+from openmm_cgml.benchmark.gates import gates_met, peptide_gates, polymer_gates
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
@@ -25,3 +25,17 @@ def test_every_gate_names_its_target_and_an_unmeasured_figure_is_not_met():
     gates = polymer_gates(values)
     assert len(gates) == 10 and all(g["target"] for g in gates)
     assert not {g["name"]: g for g in gates}["Pearson r² of τ"]["met"]
+
+
+def test_peptide_gates_of_a_perfect_replay_a_slowed_one_and_the_spread_baseline():
+    """The replay of MD half A meets what its ceiling meets (it is the ceiling; with two replicas a half,
+    even MD misses the first-passage gate); replayed at half speed its first-passage time and timescale
+    double and miss; the 100 ps baseline misses JS and αL."""
+    perfect, slow = summary("peptide-test-replay-100ps"), summary("peptide-test-replay-100ps-slow")
+    assert [g["met"] for g in peptide_gates(perfect)] == [g["met"] for g in peptide_gates(perfect, "a")]
+    fast, by_name = {g["name"]: g for g in peptide_gates(perfect)}, {g["name"]: g for g in peptide_gates(slow)}
+    for name in ("mfpt beta to alphaL ns / MD's", "slowest timescale lag4 ns / MD's"):
+        assert abs(by_name[name]["value"] / fast[name]["value"] - 2) < 0.05 and not by_name[name]["met"]
+    baseline = {g["name"]: g for g in peptide_gates(summary("peptide-test-vacuum-100ps"))}
+    assert not baseline["Ramachandran JS (bits)"]["met"] and not baseline["population alphaL / MD's"]["met"]
+    assert all(g["target"] for g in baseline.values()) and len(baseline) == 4

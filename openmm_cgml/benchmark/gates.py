@@ -1,5 +1,6 @@
-"""The fidelity gates a polymer model must pass to ship as faithful (docs/benchmark.md, "Gates"),
-read from the summary of ``cgml benchmark polymer``.
+"""The fidelity gates a model must pass to ship as faithful (docs/benchmark.md, "Gates"), read from
+the summary of ``cgml benchmark polymer`` (``polymer_gates``) or ``cgml benchmark peptide``
+(``peptide_gates``, the alanine-dipeptide kinetics targets).
 
 Each gate is a figure of the benchmark, a target and whether it is met.  The same gates are read
 for the MD-vs-MD ceiling (half A against half B), which tells which targets the classical data can
@@ -43,7 +44,34 @@ def polymer_gates(summary: dict, side: str = "cg") -> list[dict]:
     return [{"name": name, "value": value, "target": target, "met": bool(met)} for name, value, target, met in gates]
 
 
+PEPTIDE_SLOWEST = ("mfpt_beta_to_alphaL_ns", "slowest_timescale_lag4_ns")  # the slowest transition; the longest lag
+
+
+def peptide_gates(summary: dict, side: str = "cg") -> list[dict]:
+    """[{"name", "value", "target", "met"}] of the kinetics benchmark for ``side`` "cg" or "a": Ramachandran
+    JS within twice the MD floor; each state population, as a ratio to MD half B, inside the interval of
+    the MD-vs-MD ratio (the spread between classical replicas); the mean first-passage time of the
+    slowest transition and the slowest implied timescale (at the longest lag, 4 CG steps) within 25 %."""
+    js = summary["ramachandran_js_bits"]
+    ratios = summary["ratios"]
+    gates = [("Ramachandran JS (bits)", js[side], f"≤ 2 × MD floor = {2 * js['a']:.3g}", _within(js[side], high=2 * js["a"]))]
+    for key in sorted(k for k in ratios if k.startswith("population_")):
+        band = ratios[key]["a"]
+        gates.append((f"{key.replace('_', ' ')} / MD's", ratios[key][side]["value"],
+                      f"in MD's interval [{band['low']:.3g}, {band['high']:.3g}]",
+                      _within(ratios[key][side]["value"], band["low"], band["high"])))
+    for key in PEPTIDE_SLOWEST:
+        gates.append((f"{key.replace('_', ' ')} / MD's", ratios[key][side]["value"], "in [0.75, 1.25]",
+                      _within(ratios[key][side]["value"], 0.75, 1.25)))
+    return [{"name": name, "value": value, "target": target, "met": bool(met)} for name, value, target, met in gates]
+
+
+def gates_of(summary: dict, side: str = "cg") -> list[dict]:
+    """The gates of either benchmark's summary."""
+    return (peptide_gates if "ramachandran_js_bits" in summary else polymer_gates)(summary, side)
+
+
 def gates_met(summary: dict, side: str = "cg") -> str:
     """"k of N" gates met by ``side``."""
-    gates = polymer_gates(summary, side)
+    gates = gates_of(summary, side)
     return f"{sum(g['met'] for g in gates)} of {len(gates)}"

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..files import write_atomically
 from ..report import clean
-from .gates import gates_met, polymer_gates
+from .gates import gates_met, gates_of
 
 
 def _v(entry) -> str:
@@ -58,9 +58,9 @@ def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
 
 
 def gate_rows(summary: dict) -> list[str]:
-    """Markdown rows of every polymer gate: the model's figure, the ceiling's, the target and met or missed."""
+    """Markdown rows of every gate: the model's figure, the ceiling's, the target and met or missed."""
     rows = ["| gate | CG | met | MD ceiling | met | target |", "|---|---:|---|---:|---|---|"]
-    for cg, ceiling in zip(polymer_gates(summary, "cg"), polymer_gates(summary, "a")):
+    for cg, ceiling in zip(gates_of(summary, "cg"), gates_of(summary, "a")):
         rows.append(f"| {cg['name']} | {_num(cg['value'])} | {'met' if cg['met'] else 'missed'} | {_num(ceiling['value'])} | "
                     f"{'met' if ceiling['met'] else 'missed'} | {cg['target']} |")
     return rows
@@ -78,6 +78,7 @@ def peptide_lines(summary: dict) -> list[tuple[str, str, str]]:
     cg, md = summary.get("cg_ns_per_wall_s"), summary.get("md_ns_per_wall_s")
     lines.append(("simulated ns per wall second, one core", "n/a" if cg is None else _num(cg),
                   f"MD {'n/a' if md is None else _num(md)}"))
+    lines.append(("fidelity gates met (benchmark.gates)", gates_met(summary, "cg"), gates_met(summary, "a")))
     return lines
 
 
