@@ -44,6 +44,7 @@ bench: plugin
 	$(PY) benchmarks/classical_baseline.py
 	$(PY) benchmarks/whole_run.py
 	$(PY) -m pytest -q -m slow
+	$(PY) benchmarks/targets.py
 
 # The fidelity benchmark's final runs on the test split (docs/benchmark.md): the shipped polymer model
 # and the stand-ins with known answers, then the README's tables from their results JSON.  Needs the

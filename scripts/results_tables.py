@@ -4,8 +4,8 @@ A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
 lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
 may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py``,
-``benchmarks/replicas.py``, ``benchmarks/classical_baseline.py``, ``benchmarks/whole_run.py`` or the
-summary of ``benchmarks/history_ablation.py``.
+``benchmarks/replicas.py``, ``benchmarks/classical_baseline.py``, ``benchmarks/whole_run.py``,
+``benchmarks/targets.py`` or the summary of ``benchmarks/history_ablation.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 ``<!-- gates: PATH -->`` lists every fidelity gate of a run (``benchmark.gates``).
@@ -31,6 +31,20 @@ KEY_FIGURES = ("mean Rg, R²", "by integral, Pearson", "τ_CG/τ_MD by integral"
 
 def _number(x: float) -> str:
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def targets_table(r: dict) -> str:
+    """The rows of benchmarks/targets.py's JSON: every speed target, its value, met or missed."""
+    rows = [f"`{r['command']}` (effective speed from the {r['split']} split)", "",
+            "| figure | value | target | met | from |", "|---|---|---|---|---|"]
+    for line in r["lines"]:
+        value = "n/a" if line.get("value") is None else _number(line["value"])
+        if line.get("interval"):
+            value += f" [{_number(line['interval'][0])}, {_number(line['interval'][1])}]"
+        value += f" ({line['note']})" if line.get("note") else ""
+        rows.append(f"| {line['figure']} | {value} | {line['target']} | {'met' if line['met'] else 'missed'} | "
+                    f"`{line['source']}` |")
+    return "\n".join(rows) + "\n"
 
 
 def speed_table(r: dict) -> str:
@@ -167,6 +181,8 @@ def table(path: Path) -> str:
     results = json.loads(path.read_text())
     if "relative_se" in results:
         return effective_table(results)
+    if "targets.py" in results.get("command", ""):
+        return targets_table(results)
     if "chosen_friction_per_ps" in results:
         return langevin_table(results)
     if results.get("runs") and "history_length" in results["runs"][0]:
