@@ -88,6 +88,12 @@ def load_bundle(path, current: bool = True) -> tuple[torch.jit.ScriptModule, dic
     return module, json.loads(extra[contract.METADATA_FILE] or "{}")
 
 
+def rotation_free(metadata: dict) -> bool:
+    """Whether a bundle was trained on rotation-free windows (``TrainConfig.align_windows``): its steps
+    keep the molecule's orientation, so its bead MSD counts internal motion only."""
+    return bool(((metadata.get("training") or {}).get("train_config") or {}).get("align_windows"))
+
+
 def weights_sha256(module: torch.nn.Module) -> str:
     """SHA-256 over the state dict: names in sorted order, each with its dtype, shape and raw bytes."""
     digest = hashlib.sha256()

@@ -28,7 +28,7 @@ import openmm.unit as unit
 from tqdm import tqdm
 
 from . import platforms
-from .bundle import save_bundle
+from .bundle import load_bundle, rotation_free, save_bundle
 from .features import atom_bonds
 from .forcefield.system import forcefield_metadata, simulate
 from .handoff import HandoffError, handoff
@@ -211,7 +211,8 @@ def compare(system, topology, positions, bundle, settings: CompareSettings = Com
                             "forcefield_step_ps": forcefield_metadata(forcefield)["timestep_ps"]}
     report["handoff"] = result
     report["system"] = {"atoms": mapping.n_atoms, "beads": mapping.n_beads, "bead_bonds": [list(b) for b in bonds],
-                        "bundle": str(bundle), "reference": None if stored is None else str(s.reference),
+                        "bundle": str(bundle), "rotation_free": rotation_free(load_bundle(bundle)[1]),
+                        "reference": None if stored is None else str(s.reference),
                         "forcefield": None if forcefield is None else str(forcefield),
                         "temperature_k": s.temperature_k, "seed": s.seed}
     report["settings"] = asdict(s)

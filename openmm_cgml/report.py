@@ -163,7 +163,9 @@ def markdown(r: dict) -> str:
              header, "|---|" + "---:|" * len(runs)] + rows
     lines += ["", "Relaxation times: the lag at which the normalised Rg² ACF falls to 1/e, and its integral up to "
               "the first zero crossing (n/a: the series is too short to resolve it). MSD: per bead, centre of "
-              "mass not removed.",
+              "mass not removed." + (" The bundle was trained on rotation-free windows: the CG side keeps the "
+                                     "molecule's orientation, so its MSD counts internal motion only, the classical "
+                                     "side's tumbling too." if r["system"].get("rotation_free") else ""),
               f"Collisions: non-bonded bead pairs closer than {f(r['collision_threshold_nm'])} nm "
               f"(percentile {r['collision_threshold_percentile']} of the classical side's non-bonded distances).", "",
               "## Jensen–Shannon divergence (bits, 0 = identical, 1 = disjoint)", ""]

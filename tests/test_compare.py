@@ -9,9 +9,11 @@ import pytest
 
 import openmm_cgml
 from openmm_cgml.cli import main as cgml
+from openmm_cgml.bundle import rotation_free
 from openmm_cgml.compare import CompareSettings, compare, load_reference, standin_bundle
 from openmm_cgml.handoff import HandoffError, HandoffWarning, check_atoms, handoff, rest_lengths
 from openmm_cgml.mapping import BeadMapping
+from openmm_cgml.report import markdown
 from openmm_cgml.systems import peptides
 
 
@@ -53,6 +55,15 @@ def test_compare_writes_report(peptide, mapping, bundle, tmp_path):
     assert report["classical"]["collisions_per_frame"] == 0  # the threshold is the classical minimum
     assert report["handoff"]["stable"] and report["handoff"]["max_deviation_nm"] < 0.03
     assert "| Rg mean ± std (nm) |" in (tmp_path / "report.md").read_text()
+    # A bundle trained on rotation-free windows does not tumble: the report says its MSD is internal only.
+    assert report["system"]["rotation_free"] is False and "rotation-free" not in (tmp_path / "report.md").read_text()
+    assert "rotation-free windows" in markdown(dict(report, system=dict(report["system"], rotation_free=True)))
+
+
+def test_rotation_free_is_read_from_the_training_settings():
+    assert rotation_free({"training": {"train_config": {"align_windows": True}}})
+    assert not rotation_free({"training": {"train_config": {"align_windows": False}}})
+    assert not rotation_free({"training": {"train_config": None}}) and not rotation_free({})
 
 
 def test_handoff_restores_system_and_keeps_centres(peptide, mapping, bundle):
