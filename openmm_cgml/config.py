@@ -60,6 +60,16 @@ class TrainConfig:
         return 1 if self.pushforward > 0 else max(0, self.rollout_steps - 1)
 
 
+def check_noise_ladder(ladder: list[float], sigma_min: float, sigma_max: float, where: str,
+                       tolerance: float = 0.0) -> None:
+    """Refuse a ladder of score-call noise levels (displacement units) that leaves the range
+    [sigma_min, sigma_max] the score network was trained on; ``tolerance``, relative, absorbs the
+    rounding of a ladder read back from a bundle's nm."""
+    if ladder and not (sigma_min * (1 - tolerance) <= min(ladder) and max(ladder) <= sigma_max * (1 + tolerance)):
+        raise ValueError(f"{where}: the noise ladder [{min(ladder):g}, {max(ladder):g}] leaves the levels the score "
+                         f"network was trained on [{sigma_min:g}, {sigma_max:g}] (displacement units)")
+
+
 def load_config(path) -> tuple[ModelConfig, TrainConfig]:
     """A JSON file ``{"model": {...}, "train": {...}}``; settings left out take their defaults."""
     values = json.loads(Path(path).read_text())

@@ -13,6 +13,7 @@ import torch
 from . import contract
 from .bundle import check_bundle, load_bundle, save_bundle, weights_sha256
 from .checkpoint import model_from_checkpoint
+from .config import check_noise_ladder
 from .data import load_windows, run_names
 from .features import ATOM_FEATURES
 from .nn import ModelConfig, Propagator
@@ -148,11 +149,8 @@ def _with_sampler(model, state: dict, score_calls: int | None = None, score_nois
             raise ValueError(f"export: score_calls must be >= 0, got {score_calls}")
         config = replace(config, score_calls=score_calls)
         model.score_sigmas = config.sigma_ladder()
-    if trained_sigmas is not None and model.score_sigmas and not (
-            trained_sigmas[0] * (1 - 1e-9) <= min(model.score_sigmas) and max(model.score_sigmas) <= trained_sigmas[1] * (1 + 1e-9)):
-        raise ValueError(f"export: the noise ladder [{min(model.score_sigmas):g}, {max(model.score_sigmas):g}] leaves the "
-                         f"levels the score network was trained on [{trained_sigmas[0]:g}, {trained_sigmas[1]:g}] "
-                         f"(displacement units)")
+    if trained_sigmas is not None:
+        check_noise_ladder(model.score_sigmas, *trained_sigmas, "export", tolerance=1e-9)
     if score_noise is not None:
         config = replace(config, score_noise=bool(score_noise))
         model.score_noise = bool(score_noise)

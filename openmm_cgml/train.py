@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, check_noise_ladder
 from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
 from .nn.neighbors import bond_keys
@@ -273,10 +273,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
     c = train_config
     if len(train_set) == 0:
         raise ValueError("fit: the training set is empty")
-    ladder = model_config.sigma_ladder()
-    if ladder and not (c.sigma_min <= min(ladder) and max(ladder) <= c.sigma_max):
-        raise ValueError(f"the refinement's noise ladder {ladder} lies outside the trained range "
-                         f"[{c.sigma_min}, {c.sigma_max}]")
+    check_noise_ladder(model_config.sigma_ladder(), c.sigma_min, c.sigma_max, "fit")
     torch.manual_seed(c.seed)  # the same initial weights on every process
     model = Propagator(model_config)
     state = load_checkpoint(resume) if resume else None

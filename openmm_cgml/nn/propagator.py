@@ -21,11 +21,10 @@ ancestral step of a variance-exploding diffusion (Song & Ermon 2019; Song et al.
 
 with v the Gaussian's variance per bead (noise_scale · std)²: the noise that makes each step exact when
 the next frame is that Gaussian, between the limits v → 0 (Song & Ermon's ancestral step, too narrow
-on a coarse ladder) and v → ∞ (the Euler–Maruyama step of the reverse SDE, too wide).
-
-which, for an exact score, draws from the data's distribution of the next frame (blurred by the last
-σ and its Tweedie step) whatever shape it has, several modes included.  Its ladder must lie inside the
-noise levels the score network was trained on.  Networks compute in their parameter dtype (float32 by default);
+on a coarse ladder) and v → ∞ (the Euler–Maruyama step of the reverse SDE, too wide).  For an exact
+score it draws from the data's distribution of the next frame (blurred by the last σ and its Tweedie
+step) whatever shape it has, several modes included.  Its ladder must lie inside the noise levels the
+score network was trained on (``config.check_noise_ladder``).  Networks compute in their parameter dtype (float32 by default);
 positions, velocities and updates are kept in the input's dtype (float64 from the integrator).
 """
 from __future__ import annotations
@@ -74,6 +73,10 @@ class ModelConfig:
     score_noise: bool = False        # Langevin refinement: each call but the last adds √(2α) σ_i ξ (keeps the spread)
     score_sampler: str = "refine"    # "refine": denoise the Gaussian sample; "diffusion": generate the step from σ_0 noise
 
+    def __post_init__(self):
+        if self.score_sampler not in SAMPLERS:
+            raise ValueError(f"score_sampler must be one of {SAMPLERS}, got '{self.score_sampler}'")
+
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
@@ -91,8 +94,6 @@ class ModelConfig:
             return []
         if self.score_calls == 1:
             return [float(self.score_sigma_min)]
-        if self.score_sampler not in SAMPLERS:
-            raise ValueError(f"score_sampler must be one of {SAMPLERS}, got '{self.score_sampler}'")
         ratio = math.log(self.score_sigma_min / self.score_sigma_max) / (self.score_calls - 1)
         return [float(self.score_sigma_max * math.exp(i * ratio)) for i in range(self.score_calls)]
 
@@ -118,8 +119,6 @@ class Propagator(nn.Module):
         self.score_sigmas: List[float] = c.sigma_ladder()
         self.score_step = float(c.score_step)
         self.score_noise = bool(c.score_noise)
-        if c.score_sampler not in SAMPLERS:
-            raise ValueError(f"score_sampler must be one of {SAMPLERS}, got '{c.score_sampler}'")
         self.diffusion = c.score_sampler == "diffusion"
         self.noise_scale = float(c.noise_scale)
         self.embedding = AtomEmbedding(c.hidden, c.atom_layers, c.atom_hops, c.n_elements, c.max_bond_count)
