@@ -41,6 +41,7 @@ bench: plugin
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/integrator_overhead.py
 	$(PY) benchmarks/replicas.py
+	$(PY) benchmarks/profile_step.py
 	$(PY) benchmarks/classical_baseline.py
 	$(PY) benchmarks/whole_run.py
 	$(PY) -m pytest -q -m slow

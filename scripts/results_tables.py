@@ -177,12 +177,29 @@ def effective_table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def profile_table(r: dict, top: int = 8) -> str:
+    """benchmarks/profile_step.py's JSON: per copy count, the step's time and operators, and the operators
+    that take the most self time."""
+    rows = [f"`{r['command']}` (torch {r['torch_version']}, 1 thread; bundle weights {r['model']['weights_sha256'][:12]})", "",
+            "| copies (beads) | step (ms) | operators per step | operator | calls per step | µs per step | share of self time |",
+            "|---:|---:|---:|---|---:|---:|---:|"]
+    for x in r["rows"]:
+        for i, op in enumerate(x["top"][:top]):
+            head = (f"| {x['copies']} ({x['beads']}) | {x['step_ms']:.2f} | {x['operators_per_step']:.0f} |" if i == 0
+                    else "| | | |")
+            rows.append(f"{head} `{op['operator']}` | {op['calls_per_step']:.0f} | {op['self_us_per_step']:.0f} | "
+                        f"{100 * op['share']:.1f} % |")
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
     if "relative_se" in results:
         return effective_table(results)
     if "targets.py" in results.get("command", ""):
         return targets_table(results)
+    if "profile_step.py" in results.get("command", ""):
+        return profile_table(results)
     if "chosen_friction_per_ps" in results:
         return langevin_table(results)
     if results.get("runs") and "history_length" in results["runs"][0]:

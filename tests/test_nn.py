@@ -6,7 +6,7 @@ import torch
 
 from openmm_cgml.nn import (AtomEmbedding, BeadDynamics, ModelConfig, Propagator, ScoreNet, bead_graph, bond_hops,
                             radius_graph)
-from openmm_cgml.nn.neighbors import VerletList
+from openmm_cgml.nn.neighbors import VerletList, bond_keys
 
 PRESERVED = ["embed", "step", "history_length", "timestep_ps"]
 HIDDEN = 16
@@ -91,6 +91,30 @@ def test_verlet_list_equals_radius_graph(n):
         assert near.builds == 1 + (moved > 0.1) * (near.builds - 1)  # no rebuild while nothing moved 0.1 nm
         pos = pos + 0.01 * torch.randn(n, 3, dtype=torch.float64, generator=g)
     assert near.builds > 1  # the random walk carried some point past half the skin
+
+
+@pytest.mark.parametrize("max_neighbors", [6, 200])
+def test_verlet_graph_equals_bead_graph(max_neighbors):
+    """The score calls' graph (candidates joined with the bonds once per build, the neighbour limit
+    skipped while it cannot act) equals the bead graph made afresh, edges and flags in its order, at
+    every call: crowded (limit 6, the fallback) or not (limit 200, the fast path); a bond longer than
+    the cutoff included."""
+    n = 60
+    g = torch.Generator().manual_seed(3)
+    pos = torch.rand(n, 3, dtype=torch.float64, generator=g) * 3.0
+    bonds = torch.stack([torch.arange(n - 1), torch.arange(1, n)])
+    far = int((pos - pos[0]).norm(dim=1).argmax())
+    bonds = torch.cat([bonds, torch.tensor([[0], [far]])], 1)  # a bond far longer than the cutoff
+    bonded = bond_keys(bonds, n)
+    near = VerletList(0.7, 0.2, max_neighbors, 256)
+    for call in range(12):
+        edges, flags = near.graph(pos, bonded)
+        expected_edges, expected_flags = bead_graph(pos, bonds, 0.7, None, max_neighbors)
+        assert torch.equal(edges, expected_edges) and torch.equal(flags, expected_flags)
+        assert near.crowded == (max_neighbors == 6)
+        pos = pos + 0.01 * torch.randn(n, 3, dtype=torch.float64, generator=g)
+    assert near.builds > 1
+    assert float((pos[0] - pos[far]).norm()) > 0.7 + 0.2  # outside the candidates' range
 
 
 def test_bond_hops_are_shortest_paths():
@@ -303,8 +327,8 @@ def test_sigma_ladder():
 
 
 # ------------------------------------------------------------- the step against its plain formulas
-# Propagator.step is arranged for speed (graphs merged with the bonds by search, filters of all
-# blocks in one product, messages formed without broadcasting over the vector axis).  The networks
+# Propagator.step is arranged for speed (graphs merged with the bonds by search, the score calls'
+# graphs filtered from one list joined with the bonds, the three filters of a block in one product).  The networks
 # written out plainly here, from the same parameters, must give the same next positions.
 
 def reference_graph(pos, bonds, cutoff, max_neighbors):

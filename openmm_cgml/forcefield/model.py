@@ -98,11 +98,11 @@ class CGForceField(nn.Module):
         receiver, sender = edge_index[0], edge_index[1]
         dtype = features.dtype
         relative = (x.index_select(0, sender) - x.index_select(0, receiver)).to(dtype)
-        edge_input, edge_along = self.edges.filter_input(relative, is_bond.to(dtype), self.message_scale)
+        edge_input, unit = self.edges.filter_input(relative, is_bond.to(dtype), self.message_scale)
         s = features
         v = torch.zeros(features.shape[0], 3, self.hidden, dtype=dtype, device=features.device)
         for block in self.blocks:
-            s, v = block.propagate(s, v, receiver, sender, edge_input, edge_along)
+            s, v = block.propagate(s, v, receiver, sender, edge_input, unit)
         return self.kt * self.energy_out(s).sum()
 
     def forward(self, x: Tensor, features: Tensor, edge_index: Tensor, is_bond: Tensor, bonds: Tensor,

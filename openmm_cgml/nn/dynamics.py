@@ -54,7 +54,7 @@ class BeadDynamics(nn.Module):
         x = history[-1]
         receiver, sender = edge_index[0], edge_index[1]
         vectors = (x.index_select(0, sender) - x.index_select(0, receiver)).to(dtype)
-        edge_input, edge_along = self.edges.filter_input(vectors, is_bond.to(dtype), self.message_scale)
+        edge_input, unit = self.edges.filter_input(vectors, is_bond.to(dtype), self.message_scale)
         s = self.embedding_in(embedding.to(dtype))
         if self.n_displacements > 0:
             d = ((history[1:] - history[:-1]).to(dtype) / self.displacement_scale).permute(1, 2, 0)  # (n, 3, k-1)
@@ -63,7 +63,7 @@ class BeadDynamics(nn.Module):
         s = s + self.gram_in(torch.einsum("nxa,nxb->nab", d, d).reshape(n, -1))
         v = self.vectors_in(d)
         for block in self.blocks:
-            s, v = block.propagate(s, v, receiver, sender, edge_input, edge_along)
+            s, v = block.propagate(s, v, receiver, sender, edge_input, unit)
         mean = self.mean_out(s, v)[..., 0] * self.acceleration_scale
         std = (F.softplus(self.std_out(s)[:, 0]) + self.min_std) * self.acceleration_scale
         return mean, std, s

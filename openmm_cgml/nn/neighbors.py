@@ -137,6 +137,11 @@ class VerletList:
 
     ``pairs(pos)`` equals ``radius_graph(pos, cutoff, None, max_neighbors, brute_force_max)``: a pair
     closer than the cutoff now was closer than cutoff + skin at the build.  ``builds`` counts them.
+
+    ``graph(pos, bonded)`` equals ``join_bonds(pairs(pos), bonded, n, pos.dtype)`` (the radius pairs and
+    the bonds, flagged), made for many calls: the candidates are joined with the bonds once per build
+    and each call keeps the bonds and the candidates inside the cutoff.  That skips the neighbour limit
+    when no point has more than ``max_neighbors`` candidates (the limit cannot act then).
     """
 
     def __init__(self, cutoff: float, skin: float, max_neighbors: int, brute_force_max: int):
@@ -147,9 +152,13 @@ class VerletList:
         self.reference = torch.zeros((0, 3))
         self.candidates = torch.zeros((2, 0), dtype=torch.long)
         self.builds = 0
+        self.crowded = False  # some point has more than max_neighbors candidates
+        self.joined = False   # edges and is_bond hold the candidates joined with the bonds
+        self.edges = torch.zeros((2, 0), dtype=torch.long)
+        self.is_bond = torch.zeros(0)
 
-    def pairs(self, pos: Tensor) -> Tensor:
-        pos = pos.detach()
+    def _update(self, pos: Tensor) -> None:
+        """Rebuilds the candidates if some point moved more than half the skin since the last build."""
         moved = self.reference.shape[0] != pos.shape[0]
         if not moved:
             shift = pos - self.reference
@@ -158,7 +167,28 @@ class VerletList:
             self.reference = pos
             self.candidates = radius_graph(pos, self.cutoff + self.skin, None, -1, self.brute_force_max)
             self.builds += 1
+            self.crowded = self.max_neighbors > 0 and self.candidates.shape[1] > 0 and \
+                int(torch.bincount(self.candidates[0], minlength=pos.shape[0]).max()) > self.max_neighbors
+            self.joined = False
+
+    def pairs(self, pos: Tensor) -> Tensor:
+        pos = pos.detach()
+        self._update(pos)
         return _limit_neighbors(within(self.candidates, pos, self.cutoff), pos, pos.shape[0], self.max_neighbors)
+
+    def graph(self, pos: Tensor, bonded: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(edge_index, is_bond)`` at ``pos`` (class docstring); ``bonded``: the bonds' keys (``bond_keys``)."""
+        pos = pos.detach()
+        n = pos.shape[0]
+        self._update(pos)
+        if self.crowded:
+            return join_bonds(self.pairs(pos), bonded, n, pos.dtype)
+        if not self.joined:
+            self.edges, self.is_bond = join_bonds(self.candidates, bonded, n, pos.dtype)
+            self.joined = True
+        distance = _squared_distance(pos.index_select(0, self.edges[1]), pos.index_select(0, self.edges[0]))
+        keep = (distance < self.cutoff * self.cutoff).logical_or_(self.is_bond > 0)
+        return self.edges[:, keep], self.is_bond[keep]
 
 
 def symmetrize(bonds: Tensor) -> Tensor:

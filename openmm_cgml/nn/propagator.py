@@ -203,7 +203,7 @@ class Propagator(nn.Module):
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
         for i in range(len(self.score_sigmas)):
-            edge_index, is_bond = join_bonds(near.pairs(positions), bonded, x.shape[0], positions.dtype)
+            edge_index, is_bond = near.graph(positions, bonded)
             positions = self._refine(positions, i, x, mean, std, conditioning, edge_index, is_bond, generator)
         return positions
 

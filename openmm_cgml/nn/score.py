@@ -36,10 +36,10 @@ class ScoreNet(nn.Module):
         dtype = self.vectors_in.weight.dtype
         receiver, sender = edge_index[0], edge_index[1]
         relative = (positions.index_select(0, sender) - positions.index_select(0, receiver)).to(dtype)
-        edge_input, edge_along = self.edges.filter_input(relative, is_bond.to(dtype), self.message_scale)
+        edge_input, unit = self.edges.filter_input(relative, is_bond.to(dtype), self.message_scale)
         sigma = sigma.to(dtype)
         s = self.scalars_in(torch.cat([conditioning.to(dtype), torch.log(sigma / self.length_scale).unsqueeze(1)], 1))
         v = self.vectors_in(vectors.to(dtype))
         for block in self.blocks:
-            s, v = block.propagate(s, v, receiver, sender, edge_input, edge_along)
+            s, v = block.propagate(s, v, receiver, sender, edge_input, unit)
         return -self.noise_out(s, v)[..., 0] / sigma.unsqueeze(1)
