@@ -6,9 +6,11 @@ copies on a 4 nm grid), the bundle frozen as the C++ integrator freezes it and r
 (``integrator_overhead.bare_runner``).  For each copy count it prints the time per step (unprofiled),
 the operators called per step, and the operators that take the most self time, with calls and
 microseconds per step; it writes benchmarks/results/profile_step.json.  At 20 beads the step is
-operator dispatch, not arithmetic: the number of operators per step is the figure to cut.
+operator dispatch, not arithmetic: the number of operators per step is the figure to cut.  Given
+several bundles (e.g. one exported before a change and one after, same weights), their steps are
+timed in alternation on the same inputs and the ratio of each to the first is printed.
 
-    python benchmarks/profile_step.py [--model openmm_cgml/models/polymer.pt] [--copies 1 64] [--rows 15]
+    python benchmarks/profile_step.py [--model BUNDLE ...] [--copies 1 64] [--rows 15] [--out FILE]
 """
 from __future__ import annotations
 
@@ -47,32 +49,38 @@ def profile(run, steps: int, rows: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="bundle (default: the shipped polymer model)")
+    parser.add_argument("--model", nargs="+", default=None, help="bundles (default: the shipped polymer model)")
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--rows", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    bundle = Path(args.model) if args.model else shipped_model("polymer")
+    bundles = [Path(m) for m in args.model] if args.model else [shipped_model("polymer")]
     molecule = polymers.build(POLYMER_SEQUENCE, 1)
     report = {"command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
               "cpu": host.processor() or host.machine(), "torch_threads": 1, "torch_version": torch.__version__,
-              "model": bundle_settings(bundle), "sequence": POLYMER_SEQUENCE, "rows": []}
+              "model": bundle_settings(bundles[0]), "sequence": POLYMER_SEQUENCE, "rows": []}
+    if len(bundles) > 1:
+        report["models"] = [bundle_settings(b) for b in bundles]
     for copies in args.copies:
         topology, system, positions = copies_of(molecule, copies)
-        module, _, mapping, atoms, centres, bead_bonds = bare_inputs(bundle, topology, system, positions)
-        run = bare_runner(module, atoms, centres, bead_bonds)
+        runs = []
+        for bundle in bundles:
+            module, _, mapping, atoms, centres, bead_bonds = bare_inputs(bundle, topology, system, positions)
+            runs.append(bare_runner(module, atoms, centres, bead_bonds))
         steps = max(2, 200 // (copies * len(POLYMER_SEQUENCE)) + 1)
-        step_ms = 1e3 * per_call([run], [steps], args.repeats)[0]
-        row = {"copies": copies, "beads": mapping.n_beads, "step_ms": step_ms, **profile(run, steps, args.rows)}
-        report["rows"].append(row)
-        print(f"{copies} copies ({mapping.n_beads} beads): {step_ms:.2f} ms per step, "
-              f"{row['operators_per_step']:.0f} operators per step ({1e3 * step_ms / row['operators_per_step']:.1f} µs each)",
-              flush=True)
-        for top in row["top"]:
-            print(f"  {top['operator']:28s} {top['calls_per_step']:7.0f} calls {top['self_us_per_step']:9.0f} µs "
-                  f"{100 * top['share']:5.1f} %", flush=True)
+        times = per_call(runs, [steps] * len(runs), args.repeats)  # in alternation
+        for bundle, run, seconds in zip(bundles, runs, times):
+            row = {"copies": copies, "beads": mapping.n_beads, "model": str(bundle), "step_ms": 1e3 * seconds,
+                   "over_first": times[0] / seconds, **profile(run, steps, args.rows)}
+            report["rows"].append(row)
+            print(f"{copies} copies ({mapping.n_beads} beads), {bundle}: {row['step_ms']:.2f} ms per step"
+                  + (f" ({row['over_first']:.2f} x the first bundle's speed)" if len(bundles) > 1 else "")
+                  + f", {row['operators_per_step']:.0f} operators per step", flush=True)
+            for top in row["top"]:
+                print(f"  {top['operator']:28s} {top['calls_per_step']:7.0f} calls {top['self_us_per_step']:9.0f} µs "
+                      f"{100 * top['share']:5.1f} %", flush=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     print(f"wrote {args.out}")
 
