@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -73,6 +74,18 @@ def propagator_of(module, metadata: dict) -> Propagator:
     return model.eval()
 
 
+def _same_sampler(old: dict, new: dict) -> bool:
+    """Whether two bundles' metadata describe the same sampling of the same weights: noise ladder, step,
+    Langevin noise, sampler and spread factor (settings missing from an older bundle take their defaults)."""
+    defaults = asdict(ModelConfig())
+    was, now = old.get("model_config") or {}, new["model_config"]
+    ladder = old.get("score_sigmas_nm") or []
+    return (len(ladder) == len(new["score_sigmas_nm"])
+            and all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ladder, new["score_sigmas_nm"]))
+            and old.get("score_step") == new["score_step"]
+            and all(was.get(key, defaults[key]) == now[key] for key in ("score_noise", "score_sampler", "noise_scale")))
+
+
 def export_bundle(bundle, out, **sampler) -> Path:
     """A trained bundle re-exported with other sampler settings and the same weights (their SHA-256
     is unchanged): the way to compare samplers of a model whose checkpoint is not at hand, and to
@@ -90,6 +103,8 @@ def export_bundle(bundle, out, **sampler) -> Path:
     updated.update({key: value for key, value in model_metadata(model, state).items()
                     if key in ("format", "score_calls", "score_sigmas_nm", "score_step", "model_config", "weights_sha256",
                                "torch_version")})
+    if not _same_sampler(metadata, updated):
+        updated["verdict"] = None  # it judged the old sampler's rollouts: cgml export --data judges this one
     path = save_bundle(torch.jit.script(model), out, updated)
     check_bundle(path)
     return path

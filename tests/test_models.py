@@ -77,7 +77,8 @@ def test_shipped_bundles_take_their_recorded_steps():
 
 def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path):
     """cgml export of a bundle (for sampler comparisons) keeps the weights and, with the same
-    settings, every step; with the Langevin refinement switched on, the steps differ."""
+    settings, every step and the verdict; with the Langevin refinement switched on, the steps differ
+    and the old verdict is dropped."""
     from openmm_cgml.export import export_bundle
 
     record = _recorder()
@@ -85,8 +86,11 @@ def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path
     recorded = data["bundles"]["polymer"]["bead_centres_nm"]
     same = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer.pt")
     _assert_same_steps(record, data, record.bundle_steps(same)["bead_centres_nm"], recorded, "polymer")
+    shipped_verdict = load_bundle(MODELS / "polymer.pt")[1]["verdict"]
+    assert shipped_verdict and load_bundle(same)[1]["verdict"] == shipped_verdict  # same sampling: the verdict holds
     noisy = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-noise.pt", score_noise=True)
     assert load_bundle(noisy)[1]["weights_sha256"] == load_bundle(same)[1]["weights_sha256"]
+    assert load_bundle(noisy)[1]["verdict"] is None  # it judged other rollouts
     assert not np.array_equal(record.bundle_steps(noisy)["bead_centres_nm"], recorded)
     gentle = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-step.pt", score_step=0.25)
     assert load_bundle(gentle)[1]["score_step"] == 0.25 and load_bundle(gentle)[1]["model_config"]["score_step"] == 0.25
