@@ -61,3 +61,24 @@ def test_cli_runs_only_the_chosen_splits_with_the_whole_datasets_seeds(tmp_path,
     (all_jobs, all_splits), (jobs, splits) = calls
     assert list(splits) == ["validation"] and splits["validation"] == all_splits["validation"]
     assert len(jobs) == 8 and jobs == [job for job in all_jobs if job.name in all_splits["validation"]]
+
+
+def test_extra_train_runs_keep_the_validation_and_test_runs(tmp_path, monkeypatch):
+    """--extra-train-runs appends train runs after the test runs: the first --runs jobs (names, seeds)
+    and the validation and test splits are those of the dataset made without it."""
+    from openmm_cgml.cli import main, reference as command
+    from openmm_cgml.systems.peptides import shipped_pdb
+
+    calls = []
+    monkeypatch.setattr(command, "generate", lambda jobs, splits, *rest: calls.append((jobs, splits)) or {"wall_seconds": 0})
+    base = ["reference", "pdb", str(shipped_pdb()), "--runs", "5", "--validation-runs", "1", "--test-runs", "2",
+            "--seed", "21", "--out", str(tmp_path)]
+    assert main(base) == 0
+    assert main(base + ["--extra-train-runs", "3"]) == 0
+    (jobs, splits), (more_jobs, more_splits) = calls
+    assert more_jobs[:5] == jobs and [job.seed for job in more_jobs[5:]] == [26, 27, 28]
+    assert more_splits["validation"] == splits["validation"] and more_splits["test"] == splits["test"] == [
+        "alanine-dipeptide-run3", "alanine-dipeptide-run4"]
+    assert more_splits["train"] == splits["train"] + [job.name for job in more_jobs[5:]]
+    with pytest.raises(SystemExit, match="extra-train-runs"):
+        main(base + ["--extra-train-runs", "-1"])

@@ -28,6 +28,9 @@ def add_parser(commands):
     pdb.add_argument("--runs", type=int, default=3, help="independent runs, split by run")
     pdb.add_argument("--validation-runs", type=int, default=1, help="runs of the validation split")
     pdb.add_argument("--test-runs", type=int, default=1, help="runs of the test split (the rest train)")
+    pdb.add_argument("--extra-train-runs", type=int, default=0,
+                     help="more train runs after the test runs (seeds continue): a larger train split whose first "
+                          "--runs runs, validation and test included, are those of the dataset made without it")
     pdb.add_argument("--environment", default="gbn2", choices=sorted(peptides.ENVIRONMENTS),
                      help="gbn2: amber14 + GBn2, 2 fs; gbn2-hmr: the same with hydrogen-mass repartitioning, 4 fs; "
                           "vacuum: amber14, 4 fs with hydrogen-mass repartitioning")
@@ -69,13 +72,15 @@ def run(args) -> int:
         if args.validation_runs < 1 or args.test_runs < 0 or args.runs < held + 1:
             raise SystemExit(f"cgml reference pdb: --runs ({args.runs}) must exceed the validation and test runs "
                              f"({args.validation_runs} + {args.test_runs}), with at least one validation run")
+        if args.extra_train_runs < 0:
+            raise SystemExit(f"cgml reference pdb: --extra-train-runs must be >= 0, got {args.extra_train_runs}")
         options = vars(args)
-        names = [f"{path.stem}-run{i}" for i in range(args.runs)]
+        names = [f"{path.stem}-run{i}" for i in range(args.runs + args.extra_train_runs)]
         jobs = [Job(n, "pdb", str(path.resolve()), args.seed + i, environment=args.environment,
                     temperature_k=args.temperature_k) for i, n in enumerate(names)]
         train = args.runs - held
-        splits = {"train": names[:train], "validation": names[train:train + args.validation_runs],
-                  "test": names[train + args.validation_runs:]}
+        splits = {"train": names[:train] + names[args.runs:], "validation": names[train:train + args.validation_runs],
+                  "test": names[train + args.validation_runs:args.runs]}
         seed = args.seed
     settings = RunSettings(production_ps=options["production_ps"], save_interval_ps=options["save_interval_ps"],
                            equilibration_ps=options["equilibration_ps"], seed=seed, platform=options["platform"])
