@@ -171,18 +171,23 @@ class VerletList:
                 int(torch.bincount(self.candidates[0], minlength=pos.shape[0]).max()) > self.max_neighbors
             self.joined = False
 
+    def _near(self, pos: Tensor) -> Tensor:
+        """The candidates inside the cutoff, limited to the nearest ``max_neighbors`` per point."""
+        return _limit_neighbors(within(self.candidates, pos, self.cutoff), pos, pos.shape[0], self.max_neighbors)
+
     def pairs(self, pos: Tensor) -> Tensor:
         pos = pos.detach()
         self._update(pos)
-        return _limit_neighbors(within(self.candidates, pos, self.cutoff), pos, pos.shape[0], self.max_neighbors)
+        return self._near(pos)
 
     def graph(self, pos: Tensor, bonded: Tensor) -> Tuple[Tensor, Tensor]:
-        """``(edge_index, is_bond)`` at ``pos`` (class docstring); ``bonded``: the bonds' keys (``bond_keys``)."""
+        """``(edge_index, is_bond)`` at ``pos`` (class docstring); ``bonded``: the bonds' keys (``bond_keys``),
+        the same at every call of this list (they are joined with the candidates once per build)."""
         pos = pos.detach()
         n = pos.shape[0]
         self._update(pos)
         if self.crowded:
-            return join_bonds(self.pairs(pos), bonded, n, pos.dtype)
+            return join_bonds(self._near(pos), bonded, n, pos.dtype)
         if not self.joined:
             self.edges, self.is_bond = join_bonds(self.candidates, bonded, n, pos.dtype)
             self.joined = True
