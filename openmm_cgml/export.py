@@ -75,15 +75,12 @@ def propagator_of(module, metadata: dict) -> Propagator:
 
 
 def _same_sampler(old: dict, new: dict) -> bool:
-    """Whether two bundles' metadata describe the same sampling of the same weights: noise ladder, step,
-    Langevin noise, sampler and spread factor (settings missing from an older bundle take their defaults)."""
-    defaults = asdict(ModelConfig())
-    was, now = old.get("model_config") or {}, new["model_config"]
+    """Whether two bundles' metadata describe the same sampling of the same weights: the same model
+    settings (those missing from an older bundle take their defaults) and the same noise ladder."""
+    was = asdict(ModelConfig()) | (old.get("model_config") or {})
     ladder = old.get("score_sigmas_nm") or []
-    return (len(ladder) == len(new["score_sigmas_nm"])
-            and all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ladder, new["score_sigmas_nm"]))
-            and old.get("score_step") == new["score_step"]
-            and all(was.get(key, defaults[key]) == now[key] for key in ("score_noise", "score_sampler", "noise_scale")))
+    return (was == new["model_config"] and len(ladder) == len(new["score_sigmas_nm"])
+            and all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ladder, new["score_sigmas_nm"])))
 
 
 def export_bundle(bundle, out, **sampler) -> Path:

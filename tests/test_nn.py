@@ -84,9 +84,10 @@ def test_verlet_list_equals_radius_graph(n):
     g = torch.Generator().manual_seed(n)
     pos = torch.rand(n, 3, dtype=torch.float64, generator=g) * 3.0
     near = VerletList(0.7, 0.2, 6, 256)  # scripted inside every Propagator (test_script_and_freeze)
+    no_bonds = torch.zeros(0, dtype=torch.long)
     start = pos
     for call in range(12):
-        assert torch.equal(near.pairs(pos), radius_graph(pos, 0.7, None, 6))
+        assert torch.equal(near.graph(pos, no_bonds)[0], radius_graph(pos, 0.7, None, 6))
         moved = float((pos - start).norm(dim=1).max())
         assert near.builds == 1 + (moved > 0.1) * (near.builds - 1)  # no rebuild while nothing moved 0.1 nm
         pos = pos + 0.01 * torch.randn(n, 3, dtype=torch.float64, generator=g)
@@ -356,12 +357,12 @@ def reference_edges(encoder, vectors, is_bond):
     return torch.cat([basis, is_bond[:, None]], 1), torch.maximum(envelope, is_bond)[:, None], vectors / r[:, None]
 
 
-def reference_blocks(blocks, s, v, edge_index, features, weight, unit):
+def reference_blocks(blocks, s, v, edge_index, features, weight, unit, scale):
     receiver, sender = edge_index
     for block in blocks:
         message, update = block.message, block.update
         h = message.hidden
-        x = message.phi(s)[sender] * ((features * (weight * message.scale)) @ message.filter.weight.T)
+        x = message.phi(s)[sender] * ((features * (weight * scale)) @ message.filter.weight.T)
         ds, dvv, dvr = x[:, :h], x[:, h:2 * h], x[:, 2 * h:]
         s = s.index_add(0, receiver, ds)
         v = v.index_add(0, receiver, dvv[:, None] * v[sender] + dvr[:, None] * unit[:, :, None])
@@ -386,7 +387,7 @@ def reference_step(m, embedding, history, bonds):
     features, weight, unit = reference_edges(net.edges, x[edge_index[1]] - x[edge_index[0]], is_bond)
     d = ((history[1:] - history[:-1]) / net.displacement_scale).permute(1, 2, 0)
     s = net.embedding_in(embedding) + net.gram_in(torch.einsum("nxa,nxb->nab", d, d).reshape(x.shape[0], -1))
-    s, v = reference_blocks(net.blocks, s, net.vectors_in(d), edge_index, features, weight, unit)
+    s, v = reference_blocks(net.blocks, s, net.vectors_in(d), edge_index, features, weight, unit, net.message_scale)
     acceleration = reference_output(net.mean_out, s, v) * net.acceleration_scale
     std = (torch.nn.functional.softplus(net.std_out(s)[:, 0]) + net.min_std) * net.acceleration_scale
     mean = x + acceleration + (x - history[-2])
@@ -401,7 +402,8 @@ def reference_step(m, embedding, history, bonds):
         spread = torch.sqrt(std * std + sigma ** 2)[:, None]
         vectors = torch.stack([(positions - mean) / spread, (positions - x) / scale], -1)
         h = score.scalars_in(torch.cat([conditioning, torch.log(sigma / scale)[:, None]], 1))
-        h, v = reference_blocks(score.blocks, h, score.vectors_in(vectors), edge_index, features, weight, unit)
+        h, v = reference_blocks(score.blocks, h, score.vectors_in(vectors), edge_index, features, weight, unit,
+                                 score.message_scale)
         noise = reference_output(score.noise_out, h, v)
         positions = positions + m.score_step * (sigma * sigma)[:, None] * (-noise / sigma[:, None])
     return positions

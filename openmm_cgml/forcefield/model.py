@@ -83,8 +83,7 @@ class CGForceField(nn.Module):
         self.prior = Prior(config.temperature_k)
         self.edges = EdgeEncoder(config.n_basis, config.cutoff_nm)
         self.message_scale = 1.0 / float(config.neighbor_norm)
-        self.blocks = nn.ModuleList([PaiNNBlock(h, self.edges.n_features, config.neighbor_norm)
-                                     for _ in range(config.layers)])
+        self.blocks = nn.ModuleList([PaiNNBlock(h, self.edges.n_features) for _ in range(config.layers)])
         self.energy_out = mlp([h, h, 1])
         self.hidden = h
         self.kt = float(BOLTZMANN_KJ_PER_K * config.temperature_k)

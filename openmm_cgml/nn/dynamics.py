@@ -38,7 +38,7 @@ class BeadDynamics(nn.Module):
         # Invariants of the displacements (their Gram matrix) and their channel mix.
         self.gram_in = mlp([m * m, hidden, hidden])
         self.vectors_in = nn.Linear(m, hidden, bias=False)
-        self.blocks = nn.ModuleList([PaiNNBlock(hidden, self.edges.n_features, norm) for _ in range(n_layers)])
+        self.blocks = nn.ModuleList([PaiNNBlock(hidden, self.edges.n_features) for _ in range(n_layers)])
         self.mean_out = GatedVectorOutput(hidden, 1)
         self.std_out = mlp([hidden, hidden, 1])
 

@@ -94,11 +94,12 @@ class EdgeEncoder(nn.Module):
 
 
 class PaiNNMessage(nn.Module):
-    """Messages from senders j to receivers i along edges, summed and scaled by 1/``norm``.
+    """Messages from senders j to receivers i along edges, summed (scaled by 1/norm through the edge inputs).
 
     Δs_i = Σ_j φ_s(s_j) W_s(e_ij);  Δv_i = Σ_j φ_vv(s_j) W_vv(e_ij) v_j + φ_vr(s_j) W_vr(e_ij) r̂_ij.
     The filters W are linear without bias, so the edge weight (cutoff envelope) and 1/norm are
-    applied to the few edge features rather than to the 3H filter values.
+    applied to the few edge features rather than to the 3H filter values (``EdgeEncoder.filter_input``,
+    once per network).
 
     ``propagate`` computes the same sums arranged for speed: one product of the edge inputs with the
     three filters (E × F × 3H multiply-adds, the bulk of a pass's arithmetic), φ_vv(s_j) v_j formed per
@@ -108,17 +109,12 @@ class PaiNNMessage(nn.Module):
     of fresh pages of memory on every step.
     """
 
-    def __init__(self, hidden: int, n_edge_features: int, norm: float):
+    def __init__(self, hidden: int, n_edge_features: int):
         super().__init__()
         self.hidden = hidden
         self.phi = mlp([hidden, hidden, 3 * hidden])
         self.filter = nn.Linear(n_edge_features, 3 * hidden, bias=False)
-        self.scale = 1.0 / float(norm)
         self.edge_chunk = EDGE_CHUNK
-
-    def forward(self, s: Tensor, v: Tensor, edge_index: Tensor, edge_features: Tensor, edge_weight: Tensor,
-                unit: Tensor) -> Tuple[Tensor, Tensor]:
-        return self.propagate(s, v, edge_index[0], edge_index[1], edge_features * (edge_weight * self.scale), unit)
 
     def propagate(self, s: Tensor, v: Tensor, receiver: Tensor, sender: Tensor, edge_input: Tensor,
                   unit: Tensor) -> Tuple[Tensor, Tensor]:
@@ -169,21 +165,16 @@ class PaiNNUpdate(nn.Module):
 class PaiNNBlock(nn.Module):
     """One message pass followed by one update, with layer norm on the scalars."""
 
-    def __init__(self, hidden: int, n_edge_features: int, norm: float):
+    def __init__(self, hidden: int, n_edge_features: int):
         super().__init__()
-        self.message = PaiNNMessage(hidden, n_edge_features, norm)
+        self.message = PaiNNMessage(hidden, n_edge_features)
         self.update = PaiNNUpdate(hidden)
         self.layer_norm = nn.LayerNorm(hidden)
 
-    def forward(self, s: Tensor, v: Tensor, edge_index: Tensor, edge_features: Tensor, edge_weight: Tensor,
-                unit: Tensor) -> Tuple[Tensor, Tensor]:
-        s, v = self.message(s, v, edge_index, edge_features, edge_weight, unit)
-        s, v = self.update(self.layer_norm(s), v)
-        return s, v
-
     def propagate(self, s: Tensor, v: Tensor, receiver: Tensor, sender: Tensor, edge_input: Tensor,
                   unit: Tensor) -> Tuple[Tensor, Tensor]:
-        """As ``forward``, with the edge inputs shared by the blocks of a network (``EdgeEncoder.filter_input``)."""
+        """The message pass (``PaiNNMessage.propagate``) and the update, on the edge inputs shared by the
+        blocks of a network (``EdgeEncoder.filter_input``)."""
         s, v = self.message.propagate(s, v, receiver, sender, edge_input, unit)
         s, v = self.update(self.layer_norm(s), v)
         return s, v

@@ -5,9 +5,9 @@
 - ``bond_hops``: atoms within a few bonds of each other, with the number of bonds between them
   (the atom-level neighbourhood of ``embed``, which gets no positions).
 - ``bead_graph``: radius pairs and CG bonds together, each edge flagged as bond or not.
-- ``VerletList``: the radius pairs of points that move a little between calls (the score
+- ``VerletList``: the bead graph of points that move a little between calls (the score
   refinement), from a list built with a skin and rebuilt only when a point has moved more than half
-  the skin: the same edges, in the same order, as ``radius_graph`` at every call.
+  the skin: the same edges, in the same order, as ``bead_graph`` at every call.
 
 Edges are returned as ``(2, E)`` int64 tensors listing both directions of every pair, without self
 loops; ``edge_index[0]`` receives the message sent by ``edge_index[1]``.  Points of different
@@ -132,16 +132,16 @@ def within(edge_index: Tensor, pos: Tensor, cutoff: float) -> Tensor:
 
 
 class VerletList:
-    """Radius pairs of points that move a little between calls, from a list of the pairs within
-    ``cutoff + skin``, rebuilt when some point has moved more than ``skin / 2`` since the last build.
+    """The bead graph of points that move a little between calls (the score calls of a step), from a
+    list of the pairs within ``cutoff + skin``, rebuilt when some point has moved more than ``skin / 2``
+    since the last build (``builds`` counts them): a pair closer than the cutoff now was closer than
+    cutoff + skin at the build.
 
-    ``pairs(pos)`` equals ``radius_graph(pos, cutoff, None, max_neighbors, brute_force_max)``: a pair
-    closer than the cutoff now was closer than cutoff + skin at the build.  ``builds`` counts them.
-
-    ``graph(pos, bonded)`` equals ``join_bonds(pairs(pos), bonded, n, pos.dtype)`` (the radius pairs and
-    the bonds, flagged), made for many calls: the candidates are joined with the bonds once per build
-    and each call keeps the bonds and the candidates inside the cutoff.  That skips the neighbour limit
-    when no point has more than ``max_neighbors`` candidates (the limit cannot act then).
+    ``graph(pos, bonded)`` equals ``bead_graph`` at ``pos`` (``join_bonds`` of ``radius_graph(pos, cutoff,
+    None, max_neighbors, brute_force_max)`` and the bonds, flagged), made for many calls: the candidates
+    are joined with the bonds once per build and each call keeps the bonds and the candidates inside
+    the cutoff.  That skips the neighbour limit when no point has more than ``max_neighbors``
+    candidates (the limit cannot act then).
     """
 
     def __init__(self, cutoff: float, skin: float, max_neighbors: int, brute_force_max: int):
@@ -174,11 +174,6 @@ class VerletList:
     def _near(self, pos: Tensor) -> Tensor:
         """The candidates inside the cutoff, limited to the nearest ``max_neighbors`` per point."""
         return _limit_neighbors(within(self.candidates, pos, self.cutoff), pos, pos.shape[0], self.max_neighbors)
-
-    def pairs(self, pos: Tensor) -> Tensor:
-        pos = pos.detach()
-        self._update(pos)
-        return self._near(pos)
 
     def graph(self, pos: Tensor, bonded: Tensor) -> Tuple[Tensor, Tensor]:
         """``(edge_index, is_bond)`` at ``pos`` (class docstring); ``bonded``: the bonds' keys (``bond_keys``),

@@ -27,7 +27,7 @@ class ScoreNet(nn.Module):
         self.edges = EdgeEncoder(n_basis, cutoff)
         self.scalars_in = mlp([n_conditioning + 1, hidden, hidden])
         self.vectors_in = nn.Linear(n_vectors, hidden, bias=False)
-        self.blocks = nn.ModuleList([PaiNNBlock(hidden, self.edges.n_features, norm) for _ in range(n_layers)])
+        self.blocks = nn.ModuleList([PaiNNBlock(hidden, self.edges.n_features) for _ in range(n_layers)])
         self.noise_out = GatedVectorOutput(hidden, 1)
 
     def forward(self, positions: Tensor, sigma: Tensor, conditioning: Tensor, vectors: Tensor,
