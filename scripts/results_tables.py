@@ -9,6 +9,7 @@ may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhea
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 ``<!-- gates: PATH -->`` lists every fidelity gate of a run (``benchmark.gates``).
+A ``compare`` of ``benchmarks/peptide_equilibrium.py`` runs is a row per model and per MD reference.
 
     python scripts/results_tables.py README.md openmm_cgml/models/polymer.md
 """
@@ -254,8 +255,48 @@ def _polymer_speed(results: dict) -> tuple[str, str]:
     return median("cg_ps_per_wall_s"), "MD " + median("md_ps_per_wall_s")
 
 
+def _interval(v: dict) -> str:
+    return f"{v['value']:.3g} [{v['low']:.3g}, {v['high']:.3g}]"
+
+
+def equilibrium_table(runs: list[dict]) -> str:
+    """benchmarks/peptide_equilibrium.py runs: a row per model (its share of one-step jumps into alphaL
+    from each split's MD histories in beta, its copies' state statistics, the alphaL population of the
+    first and second halves of their runs, the Ramachandran JS against each MD reference, the speed of
+    the batched step), then a row per MD reference of the first run (MD's own jump share from the first run that has it)."""
+    first = runs[0]["summary"]
+    splits = list(first["md_ns"])
+    head = [f"{runs[0]['split']} split starts; " + "; ".join(f"`{r['command']}`" for r in runs), "",
+            "| run | simulated ns | one step from MD's histories in beta: next frame in alphaL | alphaL population | alphaL, first half → second half | helical-psi population | "
+            "beta→alphaL per ns in beta | " + " | ".join(f"JS vs MD {s} (bits)" for s in splits) + " | ns per wall s |",
+            "|---|---:|---|---|---|---|---|" + "---:|" * len(splits) + "---:|"]
+    body = []
+    for r in runs:
+        s, sides = r["summary"], r["summary"]["sides"]
+        label = _label(r)[:-1] + f", σ₀ {r['model']['score_sigmas_nm'][0]:.2g} nm)"
+        step = ", ".join(f"{j['cg']:.4f} ({split})" for split, j in s.get("one_step_jumps", {}).items()) or "n/a"
+        body.append(f"| {label} | {s['cg_ns']:.0f} ({s['copies']} copies) | {step} | {_interval(sides['cg']['population_alphaL'])} | "
+                    f"{sides['cg_first_half']['population_alphaL']['value']:.3g} → "
+                    f"{sides['cg_second_half']['population_alphaL']['value']:.3g} | "
+                    f"{_interval(sides['cg']['population_helical_psi'])} | {_interval(sides['cg']['rate_beta_to_alphaL_per_ns'])} | "
+                    + " | ".join(f"{s['ramachandran_js_bits'][split]:.3f}" for split in splits)
+                    + f" | {s['cg_ns_per_wall_s']:.1f} |")
+    for split in splits:
+        md = first["sides"][f"md_{split}"]
+        jumps = next((r["summary"]["one_step_jumps"][split] for r in runs if split in r["summary"].get("one_step_jumps", {})),
+                     None)
+        step = f"{jumps['md']:.4f}" if jumps else ""
+        body.append(f"| MD, {split} split | {first['md_ns'][split]:.0f} | {step} | "
+                    f"{_interval(md['population_alphaL'])} | | "
+                    f"{_interval(md['population_helical_psi'])} | {_interval(md['rate_beta_to_alphaL_per_ns'])} | "
+                    + " | ".join("" for _ in splits) + " | |")
+    return "\n".join(head + body) + "\n"
+
+
 def comparison(paths: list[Path]) -> str:
     runs = [json.loads(path.read_text()) for path in paths]
+    if runs[0]["benchmark"] == "peptide-equilibrium":
+        return equilibrium_table(runs)
     rows = [dict((name.split(" / MD's")[0], (cg, ceiling)) for name, cg, ceiling in _lines(r)) for r in runs]
     if runs[0]["benchmark"] == "polymer":
         for row, r in zip(rows, runs):

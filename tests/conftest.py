@@ -53,3 +53,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def alanine(tmp_path_factory):
+    """A tiny alanine-dipeptide kinetics dataset: 4 validation replicas of 40 ps in vacuum."""
+    from openmm_cgml.cli import main as cgml
+    from openmm_cgml.systems.peptides import shipped_pdb
+
+    data = tmp_path_factory.mktemp("alanine") / "data"
+    assert cgml(["reference", "pdb", str(shipped_pdb()), "--out", str(data), "--runs", "5", "--validation-runs", "4",
+                 "--test-runs", "0", "--environment", "vacuum", "--temperature-k", "500", "--production-ps", "40",
+                 "--save-interval-ps", "1", "--equilibration-ps", "4", "--processes", "1", "--platform", "Reference"]) == 0
+    return data

@@ -74,18 +74,6 @@ def test_polymer_benchmark_command_end_to_end(tmp_path, capsys):
     assert all((out / name).stat().st_size > 0 for name in ("report.md", "scatter.png", "acf.png", "js.png"))
 
 
-@pytest.fixture(scope="module")
-def alanine(tmp_path_factory):
-    """A tiny alanine-dipeptide kinetics dataset: 4 validation replicas of 40 ps in vacuum."""
-    from openmm_cgml.systems.peptides import shipped_pdb
-
-    data = tmp_path_factory.mktemp("alanine") / "data"
-    assert cgml(["reference", "pdb", str(shipped_pdb()), "--out", str(data), "--runs", "5", "--validation-runs", "4",
-                 "--test-runs", "0", "--environment", "vacuum", "--temperature-k", "500", "--production-ps", "40",
-                 "--save-interval-ps", "1", "--equilibration-ps", "4", "--processes", "1", "--platform", "Reference"]) == 0
-    return data
-
-
 def _united_atom_forcefield(data, path, timestep_ps=0.01):
     """A force field for the united-atom beads of ``data``: fitted prior, small untrained network."""
     import torch

@@ -91,12 +91,19 @@ def ramachandran_js(phi_a, psi_a, phi_b, psi_b, bins: int = 36) -> float:
                                   ramachandran_histogram(phi_b, psi_b, bins))
 
 
+def in_core(angle, intervals) -> np.ndarray:
+    """Whether each angle (radians) lies in one of the closed ``intervals`` of a core."""
+    angle = np.asarray(angle)
+    inside = np.zeros(angle.shape, dtype=bool)
+    for low, high in intervals:
+        inside |= (angle >= low) & (angle <= high)
+    return inside
+
+
 def _milestone(phi: np.ndarray, cores) -> np.ndarray:
     core = np.full(phi.shape, -1, dtype=np.int64)
     for state, intervals in enumerate(cores):
-        inside = np.zeros(phi.shape, dtype=bool)
-        for low, high in intervals:
-            inside |= (phi >= low) & (phi <= high)
+        inside = in_core(phi, intervals)
         if np.any(inside & (core >= 0)):
             raise ValueError(f"core_states: the core of state {state} overlaps an earlier one")
         core[inside] = state
