@@ -22,6 +22,10 @@ class TrainConfig:
     score_weight: float = 1.0        # weight of the denoising score matching loss
     sigma_min: float = 0.05          # noise levels of score matching, log-uniform in [sigma_min, sigma_max]
     sigma_max: float = 1.0
+    sigma_tilt: float = 0.0          # tilts the noise levels towards sigma_max: log σ is drawn with density ∝ u^tilt,
+                                     # u the position in [log sigma_min, log sigma_max] from 0 to 1 (0: log-uniform).
+                                     # Every level's optimum is the same; more draws go where the score network must
+                                     # weigh a step's modes against each other (large σ), less to local denoising
     input_noise: float = 0.05        # std of the Gaussian noise added to history frames
     truncate_prob: float = 0.25      # chance that a window's history is cut short (oldest frames copied)
     pushforward: float = 0.0         # chance that a window's newest history frame is the model's own sample
@@ -48,6 +52,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"TrainConfig: unknown settings {unknown}")
         config = cls(**values)
+        if not config.sigma_tilt >= 0:
+            raise ValueError(f"TrainConfig: sigma_tilt must be at least 0, got {config.sigma_tilt}")
         if config.rollout_steps > 0 and config.pushforward > 0:
             raise ValueError("TrainConfig: rollout_steps and pushforward both lengthen the windows; use one of them")
         if config.rollout_steps > 0 and config.rollout_samples < 2:

@@ -196,8 +196,7 @@ class Objective(nn.Module):
             nll = (0.5 * quadratic + 3 * torch.log(sd).sum() + 3 * log_det) / (3 * n) + 0.5 * math.log(2 * math.pi)
         mse = (residual ** 2).mean()
         # Denoising score matching on the target positions, one noise level per window.
-        u = torch.rand(n_graphs, dtype=target.dtype, device=target.device)
-        sigma = (scale * torch.exp(math.log(c.sigma_min) + u * math.log(c.sigma_max / c.sigma_min)))[bead_graph]
+        sigma = (scale * noise_levels(c, n_graphs, target.dtype, target.device))[bead_graph]
         eps = torch.randn_like(target)
         noisy = target + sigma.unsqueeze(1) * eps
         score = m.score_at(noisy, sigma, x, mean, std, latent, bead_bonds, bead_graph)
@@ -205,6 +204,13 @@ class Objective(nn.Module):
         dsm = ((s * score + eps.to(score.dtype)) ** 2).mean()
         rollout = rollout.to(nll.dtype)
         return torch.stack([nll + c.score_weight * dsm + c.rollout_weight * rollout, nll, dsm, mse, rollout])
+
+
+def noise_levels(c: TrainConfig, n: int, dtype=torch.float64, device=None) -> Tensor:
+    """``n`` noise levels of score matching (displacement units) in [sigma_min, sigma_max]: log σ at the
+    position u^(1 / (1 + sigma_tilt)) of the log range, u uniform (log-uniform when the tilt is 0)."""
+    u = torch.rand(n, dtype=dtype, device=device) ** (1.0 / (1.0 + c.sigma_tilt))
+    return torch.exp(math.log(c.sigma_min) + u * math.log(c.sigma_max / c.sigma_min))
 
 
 def batch_losses(objective: nn.Module, batch: WindowBatch, augment: bool) -> Tensor:

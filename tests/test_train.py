@@ -155,9 +155,25 @@ def test_shipped_configs_load_and_build(path):
     model_config, train_config = load_config(path)
     assert model_config.timestep_ps == train_config.cg_step_ps
     ladder = model_config.sigma_ladder()
-    assert 1 <= len(ladder) <= (40 if model_config.score_sampler == "diffusion" else 10)  # generating takes more calls
+    assert 1 <= len(ladder) <= (80 if model_config.score_sampler == "diffusion" else 10)  # generating takes more calls
     assert train_config.sigma_min <= min(ladder) and max(ladder) <= train_config.sigma_max
     Propagator(model_config)
+
+
+def test_noise_levels_tilt_towards_sigma_max():
+    """Log-uniform without a tilt (the median at the middle of the log range); with sigma_tilt t the
+    position in the log range has density (1 + t) u^t, so its median is 0.5^(1 / (1 + t))."""
+    from openmm_cgml.train import noise_levels
+
+    torch.manual_seed(0)
+    for tilt, median in ((0.0, 0.5), (2.0, 0.5 ** (1 / 3))):
+        config = TrainConfig(sigma_min=0.02, sigma_max=10.0, sigma_tilt=tilt)
+        levels = noise_levels(config, 20000)
+        assert levels.min() >= 0.02 and levels.max() <= 10.0
+        position = torch.log(levels / 0.02) / math.log(10.0 / 0.02)
+        assert float(position.median()) == pytest.approx(median, abs=0.01)
+    with pytest.raises(ValueError, match="sigma_tilt must be at least 0"):
+        TrainConfig.from_dict({"sigma_tilt": -1.0})
 
 
 def test_config_rejects_unknown_settings(tmp_path):
