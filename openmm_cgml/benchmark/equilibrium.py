@@ -111,7 +111,7 @@ def one_step_jumps(bundle, data, split: str = "validation", every: int = 20, sam
     import torch
 
     from ..bundle import load_bundle
-    from ..data import load_windows
+    from ..data import collate, load_windows
     from ..export import propagator_of
     from .peptide import backbone_quadruples
 
@@ -122,26 +122,24 @@ def one_step_jumps(bundle, data, split: str = "validation", every: int = 20, sam
     windows = load_windows(data, split, model.history_length, model.timestep_ps, "united-atom", every,
                            bool((metadata.get("data") or {}).get("aligned")))
     phi_of = backbone_quadruples(dataset_molecules(data, split, "united-atom")[0])[0][:1]
-    batch = [windows[i] for i in range(len(windows))]
-    history = torch.stack([w.history for w in batch])             # (W, k, n, 3)
-    target = torch.stack([w.target for w in batch])
-    phi_newest = kinetics.dihedrals(history[:, -1].numpy(), phi_of)[:, 0]
-    beta = kinetics.in_core(phi_newest, kinetics.PHI_CORES[0])
     alpha_l = kinetics.PHI_CORES[1]
-    kept = torch.from_numpy(np.flatnonzero(beta))
-    n_windows, n = len(kept), history.shape[2]
-    first = batch[0]
-    embedding = model.embed(first.atom_features, first.atom_bonds, first.bead_of_atom, first.atom_masses)
-    stacked = history[kept].permute(1, 0, 2, 3).reshape(history.shape[1], n_windows * n, 3)
-    bonds = torch.cat([first.bead_bonds + i * n for i in range(n_windows)], 1)
-    graph = torch.arange(n_windows).repeat_interleave(n)
+
+    def in_alpha_l(frames) -> np.ndarray:  # frames (W, n, 3)
+        return kinetics.in_core(kinetics.dihedrals(frames, phi_of)[:, 0], alpha_l)
+
+    batch = [windows[i] for i in range(len(windows))]
+    newest = np.stack([w.history[-1].numpy() for w in batch])
+    in_beta = kinetics.in_core(kinetics.dihedrals(newest, phi_of)[:, 0], kinetics.PHI_CORES[0])
+    joined = collate([w for w, beta in zip(batch, in_beta) if beta])  # one disjoint graph of the beta windows
+    n_windows, n = joined.n_graphs, batch[0].history.shape[1]
+    embedding = model.embed(joined.atom_features, joined.atom_bonds, joined.bead_of_atom, joined.atom_masses)
     jumps = []
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for _ in range(samples):
-            x = model.sample(embedding.repeat(n_windows, 1), stacked, bonds, graph).reshape(n_windows, n, 3)
-            jumps.append(kinetics.in_core(kinetics.dihedrals(x.numpy(), phi_of)[:, 0], alpha_l))
-    md = kinetics.in_core(kinetics.dihedrals(target[kept].numpy(), phi_of)[:, 0], alpha_l)
+            x = model.sample(embedding, joined.history, joined.bead_bonds, joined.bead_graph)
+            jumps.append(in_alpha_l(x.reshape(n_windows, n, 3).numpy()))
+    md = in_alpha_l(joined.target.reshape(n_windows, n, 3).numpy())
     return {"windows": int(len(batch)), "beta_windows": int(n_windows), "samples_per_window": int(samples),
             "every_frames": int(every), "md": float(md.mean()), "cg": float(np.mean(jumps))}
 
