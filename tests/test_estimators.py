@@ -132,6 +132,15 @@ def test_r2_scores_by_hand():
         estimators.pearson_r2([1.0, 2.0], [1.0, 2.0, 3.0])
 
 
+def test_keyed_intervals_skip_non_finite_draws():
+    draws = [{"a": float(i), "b": np.nan, "c": np.inf if i % 2 else float(i)} for i in range(101)]
+    out = estimators.keyed_intervals({"a": 50, "b": 1.0, "c": 2.0}, draws)
+    assert out["a"] == pytest.approx({"value": 50.0, "low": 2.5, "high": 97.5})
+    assert out["b"]["value"] == 1.0 and np.isnan(out["b"]["low"]) and np.isnan(out["b"]["high"])
+    # only the 51 even draws (0, 2, ..., 100) are finite
+    assert out["c"]["low"] == pytest.approx(2.5) and out["c"]["high"] == pytest.approx(97.5)
+
+
 def test_bootstrap_items_interval_of_a_mean():
     rng = np.random.default_rng(2)
     items = rng.normal(3.0, 1.0, size=200)

@@ -30,7 +30,7 @@ import openmm.unit as unit
 from ..data import read_dataset, read_run
 from ..integrator import create_integrator
 from ..mapping import BeadMapping
-from . import kinetics
+from . import estimators, kinetics
 from .peptide import angles
 from .sources import Molecule, Replica, bundle_settings, dataset_molecules, replay
 
@@ -159,13 +159,7 @@ def _with_interval(trajectories, interval_ps: float, n_boot: int, rng) -> dict:
     value = state_statistics(trajectories, interval_ps)
     draws = [state_statistics([trajectories[i] for i in rng.integers(len(trajectories), size=len(trajectories))],
                               interval_ps) for _ in range(n_boot)]
-    out = {}
-    for key, v in value.items():
-        d = np.array([draw[key] for draw in draws], dtype=float)
-        d = d[np.isfinite(d)]
-        low, high = np.quantile(d, [0.025, 0.975]) if d.size else (np.nan, np.nan)
-        out[key] = {"value": v, "low": float(low), "high": float(high)}
-    return out
+    return estimators.keyed_intervals(value, draws)
 
 
 def figures(cg: list[Replica], references: dict[str, Molecule], step_ps: float, n_boot: int = 200,

@@ -182,6 +182,17 @@ def _interval(values: np.ndarray, level: float):
     return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
 
 
+def keyed_intervals(value: dict, draws: Sequence[dict], level: float = 0.95) -> dict:
+    """{key: {"value", "low", "high"}}: each figure of ``value`` (a dict of numbers) with the central
+    ``level`` interval of its finite values across ``draws`` (dicts with the same keys, one per
+    bootstrap resample); NaN bounds where no draw is finite."""
+    out = {}
+    for key, v in value.items():
+        low, high = _interval(np.array([draw[key] for draw in draws], dtype=np.float64), level)
+        out[key] = {"value": float(v), "low": low, "high": high}
+    return out
+
+
 def bootstrap_items(statistic: Callable[[np.ndarray], float], n_items: int, n_boot: int = 1000,
                     seed: int = 0, level: float = 0.95) -> dict:
     """Percentile bootstrap over items (e.g. sequences): ``statistic(indices)`` on resampled indices.

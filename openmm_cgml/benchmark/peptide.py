@@ -72,13 +72,7 @@ def _ratios(side, truth, side_interval_ps, truth_interval_ps, n_boot, seed) -> d
     value = ratio(side, truth)
     draws = [ratio([side[i] for i in rng.integers(len(side), size=len(side))],
                    [truth[i] for i in rng.integers(len(truth), size=len(truth))]) for _ in range(n_boot)]
-    out = {}
-    for key, v in value.items():
-        d = np.array([draw[key] for draw in draws], dtype=float)
-        d = d[np.isfinite(d)]
-        low, high = np.quantile(d, [0.025, 0.975]) if d.size else (np.nan, np.nan)
-        out[key] = {"value": float(v), "low": float(low), "high": float(high), "n": len(side)}
-    return out
+    return {key: {**figure, "n": len(side)} for key, figure in estimators.keyed_intervals(value, draws).items()}
 
 
 def figures(cg: list[Replica], molecule: Molecule, step_ps: float, n_boot: int = 200, seed: int = 0) -> dict:
