@@ -259,6 +259,12 @@ def _interval(v: dict) -> str:
     return f"{v['value']:.3g} [{v['low']:.3g}, {v['high']:.3g}]"
 
 
+def _timescale(side: dict) -> str:
+    """The slowest implied timescale at the longest lag with its interval; n/a for runs made before it was measured."""
+    figure = side.get("slowest_timescale_lag4_ns")
+    return _interval(figure) if figure else "n/a"
+
+
 def equilibrium_table(runs: list[dict]) -> str:
     """benchmarks/peptide_equilibrium.py runs: a row per model (its share of one-step jumps into alphaL
     from each split's MD histories in beta, its copies' state statistics, the alphaL population of the
@@ -268,8 +274,9 @@ def equilibrium_table(runs: list[dict]) -> str:
     splits = list(first["md_ns"])
     head = [f"{runs[0]['split']} split starts; " + "; ".join(f"`{r['command']}`" for r in runs), "",
             "| run | simulated ns | one step from MD's histories in beta: next frame in alphaL | alphaL population | alphaL, first half → second half | helical-psi population | "
-            "beta→alphaL per ns in beta | " + " | ".join(f"JS vs MD {s} (bits)" for s in splits) + " | ns per wall s |",
-            "|---|---:|---|---|---|---|---|" + "---:|" * len(splits) + "---:|"]
+            "beta→alphaL per ns in beta | slowest implied timescale at 4 steps (ns) | "
+            + " | ".join(f"JS vs MD {s} (bits)" for s in splits) + " | ns per wall s |",
+            "|---|---:|---|---|---|---|---|---|" + "---:|" * len(splits) + "---:|"]
     body = []
     for r in runs:
         s, sides = r["summary"], r["summary"]["sides"]
@@ -279,7 +286,7 @@ def equilibrium_table(runs: list[dict]) -> str:
                     f"{sides['cg_first_half']['population_alphaL']['value']:.3g} → "
                     f"{sides['cg_second_half']['population_alphaL']['value']:.3g} | "
                     f"{_interval(sides['cg']['population_helical_psi'])} | {_interval(sides['cg']['rate_beta_to_alphaL_per_ns'])} | "
-                    + " | ".join(f"{s['ramachandran_js_bits'][split]:.3f}" for split in splits)
+                    f"{_timescale(sides['cg'])} | " + " | ".join(f"{s['ramachandran_js_bits'][split]:.3f}" for split in splits)
                     + f" | {s['cg_ns_per_wall_s']:.1f} |")
     for split in splits:
         md = first["sides"][f"md_{split}"]
@@ -289,7 +296,7 @@ def equilibrium_table(runs: list[dict]) -> str:
         body.append(f"| MD, {split} split | {first['md_ns'][split]:.0f} | {step} | "
                     f"{_interval(md['population_alphaL'])} | | "
                     f"{_interval(md['population_helical_psi'])} | {_interval(md['rate_beta_to_alphaL_per_ns'])} | "
-                    + " | ".join("" for _ in splits) + " | |")
+                    f"{_timescale(md)} | " + " | ".join("" for _ in splits) + " | |")
     return "\n".join(head + body) + "\n"
 
 

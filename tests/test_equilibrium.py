@@ -107,3 +107,22 @@ def test_one_step_jumps_from_md_histories(alanine, tmp_path):
     assert equilibrium.one_step_jumps(bundle, alanine, "validation", every=4, samples=3, seed=5) == first
     with pytest.raises(ValueError, match="not a trained bundle"):
         equilibrium.one_step_jumps(save_bundle(UniformDrift(timestep_ps=2.0), tmp_path / "drift.pt"), alanine)
+
+
+def test_state_statistics_of_a_two_state_markov_chain():
+    """phi hops between a beta and an alphaL cell with probability p per 100 ps frame: every implied
+    timescale is -dt / ln(1 - 2p), the populations one half and the beta -> alphaL rate p per frame."""
+    rng = np.random.default_rng(3)
+    p, dt = 0.05, 100.0
+    trajectories = []
+    for _ in range(40):
+        state = (np.cumsum(rng.random(2000) < p) + rng.integers(2)) % 2
+        phi = np.where(state == 0, -2.5, 1.0) + rng.normal(0, 0.05, state.size)
+        psi = np.where(state == 0, 2.5, 0.6) + rng.normal(0, 0.05, state.size)
+        trajectories.append((phi, psi))
+    stats = equilibrium.state_statistics(trajectories, dt)
+    assert stats["population_alphaL"] == pytest.approx(0.5, abs=0.03)
+    assert stats["rate_beta_to_alphaL_per_ns"] == pytest.approx(1e3 * p / dt, rel=0.05)
+    expected_ns = -dt / np.log(1 - 2 * p) / 1e3
+    for m in (1, 2, 4):
+        assert stats[f"slowest_timescale_lag{m}_ns"] == pytest.approx(expected_ns, rel=0.08)
