@@ -431,3 +431,24 @@ def test_rollout_training_scores_the_models_own_rollouts(tmp_path):
     train = TrainConfig(epochs=1, batch_size=4, rollout_steps=3, seed=1)
     summary = fit(ModelConfig(history_length=3, **SMALL), train, data, data, tmp_path, progress=False)
     assert math.isfinite(summary["best_val"]) and summary["history"][0]["val_rollout"] > 0
+
+
+def test_one_step_rollout_score_trains_the_diffusion_sampler():
+    """rollout_steps = 1: windows keep their length (history and target), the score is the CRPS of the
+    sampler's one-step Rg² and MSD, and with the diffusion sampler its gradient reaches the score network."""
+    from openmm_cgml.train import Objective, batch_losses
+
+    assert TrainConfig(rollout_steps=1).extra_frames() == 0
+    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
+                                   **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=4.0, sigma_max=2.0, input_noise=0.0,
+                                             truncate_prob=0.0))
+    losses = batch_losses(objective, batch, True)
+    assert losses[4].item() > 0
+    assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 4 * losses[4]).item(), rel=1e-5)
+    losses[4].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
