@@ -28,7 +28,8 @@ from openmm_cgml.benchmark import equilibrium
 from openmm_cgml.files import write_atomically
 
 STATISTICS = (("population_alphaL", "alphaL population"), ("population_helical_psi", "helical-psi population"),
-              ("rate_beta_to_alphaL_per_ns", "beta -> alphaL per ns in beta"))
+              ("rate_beta_to_alphaL_per_ns", "beta -> alphaL per ns in beta"),
+              ("slowest_timescale_lag4_ns", "slowest timescale at 4 steps (ns)"))
 
 
 def side_label(side: str) -> str:
