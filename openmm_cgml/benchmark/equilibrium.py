@@ -31,7 +31,7 @@ from ..data import read_dataset, read_run
 from ..integrator import create_integrator
 from ..mapping import BeadMapping
 from . import estimators, kinetics
-from .peptide import GRID, LAG_MULTIPLES, angles
+from .peptide import angles, slowest_timescales
 from .sources import Molecule, Replica, bundle_settings, dataset_molecules, replay
 
 SPACING_NM = 5.0   # copies sit on a line this far apart (no edges join them: IndependentMolecules)
@@ -150,12 +150,10 @@ def state_statistics(dihedral_list, interval_ps: float) -> dict:
     timescale of the kinetics benchmark's Markov model (its phi/psi grid) at each of its lags."""
     phi_states = [kinetics.core_states(phi) for phi, _ in dihedral_list]
     psi_states = [kinetics.core_states(psi, kinetics.PSI_CORES) for _, psi in dihedral_list]
-    grid = [kinetics.grid_states(phi, psi, GRID) for phi, psi in dihedral_list]
     return {"population_alphaL": float(kinetics.populations(phi_states)[1]),
             "population_helical_psi": float(kinetics.populations(psi_states)[1]),
             "rate_beta_to_alphaL_per_ns": 1e3 * float(kinetics.rates_per_ps(phi_states, interval_ps)[0, 1]),
-            **{f"slowest_timescale_lag{m}_ns": 1e-3 * float(kinetics.implied_timescales_ps(grid, m, interval_ps, 1)[0])
-               for m in LAG_MULTIPLES}}
+            **slowest_timescales(dihedral_list, interval_ps)}
 
 
 def _with_interval(trajectories, interval_ps: float, n_boot: int, rng) -> dict:

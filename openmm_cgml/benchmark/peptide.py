@@ -45,11 +45,17 @@ def angles(replicas: list[Replica], molecule: Molecule) -> list[tuple[np.ndarray
     return [(kinetics.dihedrals(r.beads, phi_q[:1])[:, 0], kinetics.dihedrals(r.beads, psi_q[:1])[:, 0]) for r in replicas]
 
 
+def slowest_timescales(dihedral_list, interval_ps: float) -> dict:
+    """{"slowest_timescale_lag{m}_ns"}: the slowest implied timescale of the Markov model on the phi/psi
+    grid (GRID x GRID cells) at each lag of LAG_MULTIPLES CG steps, pooled over replicas."""
+    grid = [kinetics.grid_states(phi, psi, GRID) for phi, psi in dihedral_list]
+    return {f"slowest_timescale_lag{m}_ns": 1e-3 * float(kinetics.implied_timescales_ps(grid, m, interval_ps, 1)[0])
+            for m in LAG_MULTIPLES}
+
+
 def kinetic_statistics(dihedral_list, interval_ps: float) -> dict:
     """Per side: populations, rates, MFPTs and Markov-model timescales, pooled over replicas."""
     states = [kinetics.core_states(phi) for phi, _ in dihedral_list]
-    grid = [kinetics.grid_states(phi, psi, GRID) for phi, psi in dihedral_list]
-    its = [kinetics.implied_timescales_ps(grid, lag, interval_ps, 1)[0] for lag in LAG_MULTIPLES]
     rates = kinetics.rates_per_ps(states, interval_ps)
     mfpt = kinetics.mean_first_passage_ps(states, interval_ps)
     return {"population_alphaL": float(kinetics.populations(states)[1]),
@@ -57,7 +63,7 @@ def kinetic_statistics(dihedral_list, interval_ps: float) -> dict:
             "rate_alphaL_to_beta_per_ns": 1e3 * float(rates[1, 0]),
             "mfpt_beta_to_alphaL_ns": 1e-3 * float(mfpt[0, 1]),
             "mfpt_alphaL_to_beta_ns": 1e-3 * float(mfpt[1, 0]),
-            **{f"slowest_timescale_lag{m}_ns": 1e-3 * float(t) for m, t in zip(LAG_MULTIPLES, its)},
+            **slowest_timescales(dihedral_list, interval_ps),
             "transitions": int(kinetics.transition_counts(states).sum())}
 
 
