@@ -1,0 +1,111 @@
+"""Training against exposure bias: pushforward windows, the CRPS, the batched sampler, and scoring
+the model's own rollouts of one or several steps (``TrainConfig.rollout_steps``), on the synthetic
+chains of test_train.py."""
+import math
+
+import pytest
+import torch
+
+from openmm_cgml.config import TrainConfig
+from openmm_cgml.data import collate
+from openmm_cgml.nn import ModelConfig, Propagator
+from openmm_cgml.train import fit, measure_scales
+from test_train import SMALL, ChainWindows
+
+
+def test_pushforward_replaces_the_newest_frame_by_the_models_own_sample(tmp_path):
+    """Windows of k + 1 frames: without pushforward the model reads the newest k; with it, the newest
+    frame of the chosen windows is the model's Gaussian sample from the k frames before it, and a
+    pushforward run trains on such windows."""
+    from openmm_cgml.train import pushed_forward
+
+    data = ChainWindows(history_length=4, n_chains=2, n_frames=14)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, **SMALL)).double()
+    model.set_scales(*measure_scales(data, 100))
+    embedding = model.embed(batch.atom_features, batch.atom_bonds, batch.bead_of_atom, batch.atom_masses)
+    history = batch.history.double()
+    kept = pushed_forward(model, embedding, history, batch.bead_bonds, batch.bead_graph, batch.n_graphs, 0.0)
+    assert torch.equal(kept, history[1:])
+    torch.manual_seed(3)
+    pushed = pushed_forward(model, embedding, history, batch.bead_bonds, batch.bead_graph, batch.n_graphs, 1.0)
+    assert torch.equal(pushed[:-1], history[1:-1]) and not torch.allclose(pushed[-1], history[-1])
+    mean, _, std, _ = model.predict(embedding, history[:-1], batch.bead_bonds, batch.bead_graph)
+    z = ((pushed[-1] - mean) / std.unsqueeze(1)).detach()
+    assert 0.5 < float(z.std()) < 1.5  # a draw of the model's own Gaussian, not the data's frame
+    train = TrainConfig(epochs=2, batch_size=4, pushforward=0.5, input_noise=0.0, truncate_prob=0.0, seed=1)
+    summary = fit(ModelConfig(history_length=3, **SMALL), train, data, data, tmp_path, progress=False)
+    assert math.isfinite(summary["best_val"])
+
+
+def test_crps_is_the_ensemble_formula_and_is_lowest_for_the_true_spread():
+    from openmm_cgml.train import crps
+
+    a, b, y = torch.tensor([1.0]), torch.tensor([4.0]), torch.tensor([2.0])
+    assert float(crps(torch.stack([a, b]), y)) == pytest.approx(0.5 * (1 + 2) - 0.5 * 3)
+    torch.manual_seed(0)
+    truth = torch.randn(20000)
+    scores = {s: float(crps(s * torch.randn(2, 20000), truth).mean()) for s in (0.5, 1.0, 2.0)}
+    assert scores[1.0] < scores[0.5] and scores[1.0] < scores[2.0], scores  # too narrow and too wide both cost
+
+
+def test_batched_sample_is_the_step_for_one_window():
+    data = ChainWindows(history_length=3, n_chains=1, n_frames=8)
+    w = data[0]
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, **SMALL)).double()
+    model.set_scales(*measure_scales(data, 100))
+    embedding = model.embed(w.atom_features, w.atom_bonds, w.bead_of_atom, w.atom_masses)
+    history = w.history.double()
+    torch.manual_seed(5)
+    stepped = model.step(embedding, history, w.bead_bonds)
+    torch.manual_seed(5)
+    sampled = model.sample(embedding, history, w.bead_bonds, torch.zeros(history.shape[1], dtype=torch.long))
+    torch.testing.assert_close(sampled, stepped, rtol=0, atol=1e-12)
+
+
+def test_rollout_training_scores_the_models_own_rollouts(tmp_path):
+    """rollout_steps = 3: windows hold k + 2 frames and a target; the rollout score is part of the loss,
+    its gradient reaches the weights, and it vanishes with rollout_weight 0 only in the total."""
+    from openmm_cgml.train import Objective, batch_losses
+
+    data_config = TrainConfig(rollout_steps=3)
+    assert data_config.extra_frames() == 2
+    with pytest.raises(ValueError, match="use one of them"):
+        TrainConfig.from_dict({"rollout_steps": 2, "pushforward": 0.5})
+    data = ChainWindows(history_length=3 + 2, n_chains=2, n_frames=14)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=2, **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    losses = batch_losses(Objective(model, TrainConfig(rollout_steps=3, input_noise=0.0, truncate_prob=0.0)), batch, True)
+    assert losses.shape == (5,) and losses[4].item() > 0
+    assert losses[0].item() == pytest.approx((losses[1] + losses[2] + losses[4]).item(), rel=1e-5)
+    losses[4].backward()
+    assert model.dynamics.parameters().__next__().grad is not None
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+    train = TrainConfig(epochs=1, batch_size=4, rollout_steps=3, seed=1)
+    summary = fit(ModelConfig(history_length=3, **SMALL), train, data, data, tmp_path, progress=False)
+    assert math.isfinite(summary["best_val"]) and summary["history"][0]["val_rollout"] > 0
+
+
+def test_one_step_rollout_score_trains_the_diffusion_sampler():
+    """rollout_steps = 1: windows keep their length (history and target), the score is the CRPS of the
+    sampler's one-step Rg² and MSD, and with the diffusion sampler its gradient reaches the score network."""
+    from openmm_cgml.train import Objective, batch_losses
+
+    assert TrainConfig(rollout_steps=1).extra_frames() == 0
+    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
+                                   **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=4.0, sigma_max=2.0, input_noise=0.0,
+                                             truncate_prob=0.0))
+    losses = batch_losses(objective, batch, True)
+    assert losses[4].item() > 0
+    assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 4 * losses[4]).item(), rel=1e-5)
+    losses[4].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
