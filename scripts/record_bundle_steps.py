@@ -3,8 +3,8 @@
 For every bundle in the package's models, 5 CG steps of ``CGMLIntegrator`` (seed 7, Reference
 platform) from the molecule the bundle was trained on; the bead centres after each step go to
 ``tests/data/bundle_steps.json`` together with the torch version and the bundle's weights hash.
-``tests/test_models.py`` checks that the bundles still take these steps: bit for bit on a CPU with
-the same vector kernels (torch's CPU capability, recorded: AVX2, AVX512, ...), within
+``tests/test_models.py`` checks that the bundles still take these steps: bit for bit on a CPU of the
+same model with the same vector kernels (torch's CPU capability, recorded: AVX2, AVX512, ...), within
 ``TOLERANCE_NM`` elsewhere, where the kernels round differently and the difference grows over steps.
 
     python scripts/record_bundle_steps.py            # rewrite the file (after a deliberate change)
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 from pathlib import Path
 
@@ -30,9 +31,13 @@ TOLERANCE_NM = 1e-3  # on another CPU capability; a changed model moves beads by
 POLYMER_SEQUENCE = "SRRSRRRSRSRSRSRSHSRR"  # the demo's held-out chain
 
 
-def cpu_capability() -> str:
-    """The vector kernels torch's CPU code runs with on this machine (AVX2, AVX512, ...)."""
-    return torch.backends.cpu.get_cpu_capability()
+def cpu() -> str:
+    """The vector kernels torch's CPU code runs with on this machine (AVX2, AVX512, ...) and the
+    processor's model name: two processors with the same kernels but of another make round
+    differently (torch's math libraries choose their code paths by vendor too)."""
+    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")] if Path("/proc/cpuinfo").is_file() else []
+    return f"{torch.backends.cpu.get_cpu_capability()}, {names[0] if names else platform.machine()}"
 
 
 def molecule_for(name: str):
@@ -65,7 +70,7 @@ def main(argv=None) -> int:
     models = sorted(Path(openmm_cgml.shipped_model("polymer")).parent.glob("*.pt"))
     current = {path.stem: bundle_steps(path) for path in models}
     if not args.check:
-        OUT.write_text(json.dumps({"torch_version": torch.__version__, "cpu_capability": cpu_capability(),
+        OUT.write_text(json.dumps({"torch_version": torch.__version__, "cpu": cpu(),
                                    "bundles": current}, indent=1) + "\n")
         print(f"wrote {OUT} ({len(current)} bundles, torch {torch.__version__})")
         return 0

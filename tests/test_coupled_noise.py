@@ -87,7 +87,7 @@ def test_degree_zero_is_independent_noise_and_old_bundles_keep_their_state():
     noise = CoupledNoise(0)
     xi = torch.randn(N, 3, dtype=torch.float64)
     assert noise(xi, bond_keys(BONDS, N)) is xi and list(noise.state_dict()) == []
-    module, metadata = load_bundle("openmm_cgml/models/polymer.pt", current=False)
+    module, metadata = load_bundle("openmm_cgml/models/peptide.pt", current=False)
     assert propagator_of(module, metadata).noise.degree == 0
 
 

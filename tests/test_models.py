@@ -54,8 +54,8 @@ def _recorder():
 
 
 def _assert_same_steps(record, data, actual, expected, name):
-    """Bit for bit on the CPU capability the steps were recorded with, else within the recorder's tolerance."""
-    if data["cpu_capability"] == record.cpu_capability():
+    """Bit for bit on the CPU (model and vector kernels) the steps were recorded on, else within the recorder's tolerance."""
+    if data.get("cpu") == record.cpu():
         np.testing.assert_array_equal(actual, expected, err_msg=name)
     else:
         np.testing.assert_allclose(actual, expected, rtol=0, atol=record.TOLERANCE_NM, err_msg=name)
@@ -75,40 +75,49 @@ def test_shipped_bundles_take_their_recorded_steps():
         _assert_same_steps(record, data, steps["bead_centres_nm"], recorded[path.stem]["bead_centres_nm"], path.stem)
 
 
-def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(tmp_path):
-    """cgml export of a bundle (for sampler comparisons) keeps the weights and, with the same
-    settings, every step and the verdict; with the Langevin refinement switched on, the steps differ
-    and the old verdict is dropped."""
+@pytest.mark.parametrize("name", ["polymer", "peptide"])
+def test_a_bundle_re_exported_with_its_own_sampler_takes_the_same_steps(name, tmp_path):
+    """cgml export of a shipped bundle (for sampler comparisons) keeps the weights and, with the same
+    settings, every step and the verdict."""
     from openmm_cgml.export import export_bundle
 
     record = _recorder()
     data = json.loads(record.OUT.read_text())
-    recorded = data["bundles"]["polymer"]["bead_centres_nm"]
-    same = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer.pt")
-    _assert_same_steps(record, data, record.bundle_steps(same)["bead_centres_nm"], recorded, "polymer")
-    shipped_verdict = load_bundle(MODELS / "polymer.pt")[1]["verdict"]
+    same = export_bundle(MODELS / f"{name}.pt", tmp_path / f"{name}.pt")
+    _assert_same_steps(record, data, record.bundle_steps(same)["bead_centres_nm"], data["bundles"][name]["bead_centres_nm"], name)
+    shipped_verdict = load_bundle(MODELS / f"{name}.pt")[1]["verdict"]
     assert shipped_verdict and load_bundle(same)[1]["verdict"] == shipped_verdict  # same sampling: the verdict holds
-    noisy = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-noise.pt", score_noise=True)
-    assert load_bundle(noisy)[1]["weights_sha256"] == load_bundle(same)[1]["weights_sha256"]
+
+
+def test_a_bundle_re_exported_with_other_sampler_settings_takes_other_steps(tmp_path):
+    """The export options on a bundle that refines a Gaussian sample (peptide.pt): the weights stay,
+    the steps move, a verdict of other rollouts is dropped, and settings outside their range are refused."""
+    from openmm_cgml.export import export_bundle
+
+    record = _recorder()
+    recorded = json.loads(record.OUT.read_text())["bundles"]["peptide"]["bead_centres_nm"]
+    shipped = MODELS / "peptide.pt"
+    weights = load_bundle(shipped)[1]["weights_sha256"]
+    noisy = export_bundle(shipped, tmp_path / "peptide-noise.pt", score_noise=True)
+    assert load_bundle(noisy)[1]["weights_sha256"] == weights
     assert load_bundle(noisy)[1]["verdict"] is None  # it judged other rollouts
     assert not np.array_equal(record.bundle_steps(noisy)["bead_centres_nm"], recorded)
-    gentle = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-step.pt", score_step=0.25)
+    gentle = export_bundle(shipped, tmp_path / "peptide-step.pt", score_step=0.25)
     assert load_bundle(gentle)[1]["score_step"] == 0.25 and load_bundle(gentle)[1]["model_config"]["score_step"] == 0.25
     assert np.abs(np.array(record.bundle_steps(gentle)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
     with pytest.raises(ValueError, match=r"score_step must be in \(0, 1\]"):
-        export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", score_step=1.5)
-    narrower = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-scale.pt", noise_scale=0.9)
+        export_bundle(shipped, tmp_path / "bad.pt", score_step=1.5)
+    narrower = export_bundle(shipped, tmp_path / "peptide-scale.pt", noise_scale=0.9)
     assert load_bundle(narrower)[1]["model_config"]["noise_scale"] == 0.9
     assert np.abs(np.array(record.bundle_steps(narrower)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
     with pytest.raises(ValueError, match=r"noise_scale must be in \(0, 2\]"):
-        export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", noise_scale=0.0)
-    generative = export_bundle(MODELS / "polymer.pt", tmp_path / "polymer-diffusion.pt", score_sampler="diffusion",
-                               score_sigma_max=1.0)
+        export_bundle(shipped, tmp_path / "bad.pt", noise_scale=0.0)
+    generative = export_bundle(shipped, tmp_path / "peptide-diffusion.pt", score_sampler="diffusion", score_sigma_max=1.0)
     metadata = load_bundle(generative)[1]
-    assert metadata["model_config"]["score_sampler"] == "diffusion" and metadata["score_calls"] == load_bundle(same)[1]["score_calls"]
+    assert metadata["model_config"]["score_sampler"] == "diffusion" and metadata["score_calls"] == load_bundle(shipped)[1]["score_calls"]
     assert np.isclose(metadata["score_sigmas_nm"][0], metadata["scales_nm"]["displacement"])  # the new top, 1 unit
     assert np.abs(np.array(record.bundle_steps(generative)["bead_centres_nm"]) - np.array(recorded)).max() > 1e-3
-    trained_top = load_bundle(same)[1]["training"]["train_config"]["sigma_max"]
+    trained_top = load_bundle(shipped)[1]["training"]["train_config"]["sigma_max"]
     with pytest.raises(ValueError, match="leaves the levels the score network was trained on"):
-        export_bundle(MODELS / "polymer.pt", tmp_path / "bad.pt", score_sampler="diffusion", score_sigma_max=2 * trained_top)
+        export_bundle(shipped, tmp_path / "bad.pt", score_sampler="diffusion", score_sigma_max=2 * trained_top)
 

@@ -32,3 +32,21 @@ def test_a_hand_edited_table_is_caught(tmp_path):
     edited.write_text(text.replace(marker, marker + "| a figure typed by hand |\n"))
     _tables().rewrite(edited)
     assert edited.read_text() == text
+
+
+@pytest.mark.parametrize("card", sorted((ROOT / "openmm_cgml" / "models").glob("*.md")), ids=lambda p: p.name)
+def test_a_cards_results_tables_measured_the_bundle_it_describes(card):
+    """A model card's tables are of its own bundle: every results JSON a card tabulates records the
+    SHA-256 of the weights it ran, and it is the one the shipped bundle's metadata holds (a bundle
+    replaced without re-running its benchmark fails here)."""
+    import json
+
+    from openmm_cgml.bundle import load_bundle
+
+    weights = load_bundle(card.with_suffix(".pt"), current=False)[1]["weights_sha256"]
+    for match in _tables().BLOCK.finditer(card.read_text()):
+        if match.group("kind") != "table":
+            continue
+        model = json.loads((ROOT / match.group("path").split()[0]).read_text()).get("model", {})
+        if "weights_sha256" in model:
+            assert model["weights_sha256"] == weights, f"{card.name}: {match.group('path')} measured other weights"
