@@ -244,6 +244,8 @@ def _label(results: dict) -> str:
              else "Langevin" if model.get("score_noise") else "deterministic")
     coupled = f", noise coupled to degree {model['noise_degree']}" if model.get("noise_degree") else ""
     coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""
+    seed = results.get("settings", {}).get("seed", 1)
+    coupled += f", CG seed {seed}" if seed != 1 else ""
     return f"`{Path(model['path']).name}` ({model['score_calls']} calls, {noise}{coupled})"
 
 
