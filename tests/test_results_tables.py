@@ -50,3 +50,14 @@ def test_a_cards_results_tables_measured_the_bundle_it_describes(card):
         model = json.loads((ROOT / match.group("path").split()[0]).read_text()).get("model", {})
         if "weights_sha256" in model:
             assert model["weights_sha256"] == weights, f"{card.name}: {match.group('path')} measured other weights"
+
+
+def test_a_compare_column_names_its_cg_seed_when_it_is_not_the_default():
+    """Two runs of one bundle with different CG seeds get different column labels (the benchmark's
+    gate count moves with the seed, so a table must say which run is which)."""
+    import json
+
+    results = json.loads((ROOT / "benchmarks/results/validation/polymer-diffusion-large-rollout3b-rerun-c20/results.json").read_text())
+    first = _tables()._label(results)
+    second = _tables()._label(dict(results, settings=dict(results["settings"], seed=2)))
+    assert "seed" not in first and second == first.replace(")", ", CG seed 2)")
