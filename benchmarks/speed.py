@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from integrator_overhead import bare_runner, per_call  # noqa: E402
 
 import openmm_cgml  # noqa: E402
+from openmm_cgml.benchmark.sources import bundle_settings  # noqa: E402
 from openmm_cgml.bundle import load_bundle, shipped_model  # noqa: E402
 from openmm_cgml.features import atom_bonds, atom_features  # noqa: E402
 from openmm_cgml.mapping import BeadMapping  # noqa: E402
@@ -319,10 +320,7 @@ def main(argv=None) -> int:
     report = {"command": " ".join(["python", "benchmarks/speed.py"] + (sys.argv[1:] if argv is None else list(argv))),
               "machine": host.machine(), "cpus": os.cpu_count(), "threads": args.threads,
               "torch": torch.__version__, "openmm": openmm.__version__, "bundles": {}}
-    for name, bundle in bundles:
-        _, metadata = load_bundle(bundle)
-        report["bundles"][name] = {"path": f"openmm_cgml/models/{Path(bundle).name}", "weights_sha256": metadata.get("weights_sha256"),
-                                   "score_calls": metadata.get("score_calls"), "mapping": metadata.get("mapping")}
+    report["bundles"] = {name: bundle_settings(bundle) for name, bundle in bundles}
     rows = versus_classical("polymer", polymer_bundle, polymers.build(POLYMER_SEQUENCE, 1), args.platforms,
                             args.threads, args.repeats)
     for name, bundle in bundles[1:]:

@@ -27,7 +27,7 @@ from openmm_cgml.systems import peptides, polymers
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "bundle_steps.json"
 STEPS, SEED = 5, 7
-TOLERANCE_NM = 1e-3  # on another CPU capability; a changed model moves beads by ~0.1 nm
+TOLERANCE_NM = 1e-3  # on another CPU; a changed model moves beads by ~0.1 nm
 POLYMER_SEQUENCE = "SRRSRRRSRSRSRSRSHSRR"  # the demo's held-out chain
 
 

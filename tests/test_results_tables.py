@@ -1,5 +1,6 @@
 """The README's and model cards' results tables are the ones scripts/results_tables.py generates from the committed JSON."""
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 
@@ -39,8 +40,6 @@ def test_a_cards_results_tables_measured_the_bundle_it_describes(card):
     """A model card's tables are of its own bundle: every results JSON a card tabulates records the
     SHA-256 of the weights it ran, and it is the one the shipped bundle's metadata holds (a bundle
     replaced without re-running its benchmark fails here)."""
-    import json
-
     from openmm_cgml.bundle import load_bundle
 
     weights = load_bundle(card.with_suffix(".pt"), current=False)[1]["weights_sha256"]
@@ -55,8 +54,6 @@ def test_a_cards_results_tables_measured_the_bundle_it_describes(card):
 def test_a_compare_column_names_its_cg_seed_when_it_is_not_the_default():
     """Two runs of one bundle with different CG seeds get different column labels (the benchmark's
     gate count moves with the seed, so a table must say which run is which)."""
-    import json
-
     results = json.loads((ROOT / "benchmarks/results/validation/polymer-diffusion-large-rollout3b-rerun-c20/results.json").read_text())
     first = _tables()._label(results)
     second = _tables()._label(dict(results, settings=dict(results["settings"], seed=2)))
