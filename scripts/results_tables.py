@@ -246,6 +246,8 @@ def _label(results: dict) -> str:
     coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""
     seed = results.get("settings", {}).get("seed", 1)
     coupled += f", CG seed {seed}" if seed != 1 else ""
+    repeats = results.get("settings", {}).get("repeats", 1)
+    coupled += f", mean of {repeats} CG repeats" if repeats > 1 else ""
     return f"`{Path(model['path']).name}` ({model['score_calls']} calls, {noise}{coupled})"
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from openmm_cgml.benchmark import polymer
 from openmm_cgml.benchmark.sources import Replica, load_replicas, replay
+from openmm_cgml.bundle import shipped_model
 from openmm_cgml.cli import main as cgml
 from openmm_cgml.reference import Job, RunSettings, generate
 
@@ -72,6 +73,39 @@ def test_polymer_benchmark_command_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "mean Rg, Pearson r²: CG" in printed and "vs MD ceiling" in printed
     assert all((out / name).stat().st_size > 0 for name in ("report.md", "scatter.png", "acf.png", "js.png"))
+
+
+def test_polymer_benchmark_repeats_average_the_cg_side_only(tmp_path):
+    """--repeats 2 runs the CG side twice with other random numbers: every CG figure is the mean of
+    the two repeats' values, repeat 1 is the single run of the same seed, the MD sides are untouched."""
+    data = _polymer_dataset(tmp_path)
+    bundle = shipped_model("polymer")
+    runs = {}
+    for repeats in (1, 2):
+        out = tmp_path / f"bench{repeats}"
+        assert cgml(["benchmark", "polymer", "--model", str(bundle), "--data", str(data), "--out", str(out),
+                     "--processes", "1", "--bootstrap", "20", "--discard-ps", "20", "--platform", "Reference",
+                     "--repeats", str(repeats)]) == 0
+        runs[repeats] = json.loads((out / "results.json").read_text())
+    assert runs[2]["settings"]["repeats"] == 2 and "mean of its 2 values" in (tmp_path / "bench2" / "report.md").read_text()
+    assert (tmp_path / "bench2" / "cg_replicas" / "RRHHSSLL-repeat2.npz").exists()
+    for name, single in runs[1]["per_sequence"].items():
+        double = runs[2]["per_sequence"][name]
+        first, second = double["cg_repeats"]
+        assert first["rg_mean_nm"] == single["rg_mean_nm"]["cg"]  # repeat 1 is the single run
+        assert second["rg_mean_nm"] != first["rg_mean_nm"]         # repeat 2 drew other numbers
+        assert double["rg_mean_nm"]["cg"] == pytest.approx((first["rg_mean_nm"] + second["rg_mean_nm"]) / 2)
+        assert double["js_bits"]["bond_lengths"]["cg"] == pytest.approx(
+            (first["js_bits"]["bond_lengths"] + second["js_bits"]["bond_lengths"]) / 2)
+        assert double["msd_nm2"]["cg"][0] == pytest.approx((first["msd_nm2"][0] + second["msd_nm2"][0]) / 2)  # 20 ps
+        for side in ("a", "b"):
+            assert double["rg_mean_nm"][side] == single["rg_mean_nm"][side]
+            assert double["tau_ps"][side] == single["tau_ps"][side]
+
+
+def test_polymer_benchmark_refuses_zero_repeats():
+    with pytest.raises(ValueError, match="repeats must be at least 1, not 0"):
+        polymer.run("replay", "no-such-data", repeats=0)
 
 
 def _united_atom_forcefield(data, path, timestep_ps=0.01):

@@ -108,7 +108,8 @@ def write(results: dict, lines, out_dir, command: str) -> Path:
             f"Model: `{model.get('path', model.get('stand_in'))}`" + _model_note(model),
             f"Data: `{results['data']}`; command: `{command}`.", "",
             "Every CG figure is the estimator applied to the CG replicas against half B of the classical "
-            "replicas; the ceiling is the same estimator applied to half A against half B. Intervals: "
+            "replicas; the ceiling is the same estimator applied to half A against half B. "
+            + _repeats_note(results.get("settings", {}).get("repeats", 1)) + "Intervals: "
             + ("bootstrap 95 % over sequences." if results["benchmark"] == "polymer" else
                "95 %, resampling whole replicas of both sides; kinetics read at the CG step."),
             "", "| figure | CG | MD ceiling |", "|---|---|---|"]
@@ -118,6 +119,13 @@ def write(results: dict, lines, out_dir, command: str) -> Path:
     text += [""] + [f"![{p}]({p})" for p in plots]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return out / "results.json"
+
+
+def _repeats_note(repeats: int) -> str:
+    if repeats == 1:
+        return ""
+    return (f"The CG side was run {repeats} times per sequence with other random numbers, each time as many "
+            f"replicas as half A; every CG figure is the mean of its {repeats} values. ")
 
 
 def _model_note(model: dict) -> str:

@@ -145,16 +145,62 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
     return out
 
 
+REPEAT_SEED_STRIDE = 1_000_003  # CG seeds of repeat r: seed + 100 i + r × this (never another sequence's or --seed's)
+
+
+def mean_over_repeats(trees: list):
+    """The element-wise mean of the CG side's figures over repeats: dicts key by key, lists and
+    numbers element-wise (NaN where a repeat has none stays NaN)."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {key: mean_over_repeats([t[key] for t in trees]) for key in first}
+    values = np.asarray(trees, dtype=np.float64)
+    mean = values.mean(0)
+    return mean.tolist() if values.ndim > 1 else float(mean)
+
+
+def _cg_part(figures: dict) -> dict:
+    """The CG side's entries of ``sequence_figures`` (every "cg" leaf; the MD sides are the same in every repeat)."""
+    if not isinstance(figures, dict):
+        return None
+    if "cg" in figures:
+        return figures["cg"]
+    parts = {key: _cg_part(value) for key, value in figures.items()}
+    return {key: value for key, value in parts.items() if value is not None} or None
+
+
+def _with_cg(figures: dict, cg: dict) -> dict:
+    """``figures`` with its CG leaves replaced by ``cg`` (shaped as ``_cg_part``)."""
+    if "cg" in figures:
+        return {**figures, "cg": cg}
+    return {key: _with_cg(value, cg[key]) if key in cg else value for key, value in figures.items()}
+
+
 def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, platform, replay_step_ps,
-                  replicas_out=None):
+                  replicas_out=None, repeats: int = 1):
     """Worker: one sequence's classical replicas, its CG replicas and its figures (runs in a process);
-    the CG replicas are saved to ``replicas_out``/NAME.npz when given (``sources.save_replicas``)."""
+    the CG replicas are saved to ``replicas_out``/NAME.npz (repeat r > 1: NAME-repeatR.npz) when given
+    (``sources.save_replicas``).
+
+    With ``repeats`` R > 1 the CG side is run R times with other seeds, each time as many replicas as
+    half A; every CG figure is the mean of its R per-repeat values.  Each repeat has half A's sample
+    size, so a figure keeps the expectation (and the sample-size bias) of one repeat and of the
+    ceiling, while its CG noise shrinks about √R-fold; ``cg_repeats`` keeps the per-repeat values."""
     molecule = dataset_molecules(data, split, mapping_method, discard_ps, only={source})[0]
-    cg, step = cg_side(model, molecule, seed, platform, replay_step_ps or REPLAY_STEP_PS)
-    if replicas_out is not None:
-        save_replicas(cg, Path(replicas_out) / f"{molecule.name}.npz")
-    figures = sequence_figures(cg, molecule.replicas, molecule.masses, molecule.bonds, seed, step)
-    figures["cg_ps_per_wall_s"] = float(sum(r.length_ps for r in cg) / sum(r.wall_s for r in cg)) if np.isfinite(cg[0].wall_s) else None
+    per_repeat, length_ps, wall_s = [], 0.0, 0.0
+    for r in range(repeats):
+        cg, step = cg_side(model, molecule, seed + r * REPEAT_SEED_STRIDE, platform, replay_step_ps or REPLAY_STEP_PS)
+        if replicas_out is not None:
+            save_replicas(cg, Path(replicas_out) / (f"{molecule.name}.npz" if r == 0 else f"{molecule.name}-repeat{r + 1}.npz"))
+        per_repeat.append(sequence_figures(cg, molecule.replicas, molecule.masses, molecule.bonds, seed, step))
+        length_ps += sum(c.length_ps for c in cg)
+        wall_s += sum(c.wall_s for c in cg)
+    figures = per_repeat[0]
+    if repeats > 1:
+        parts = [_cg_part(f) for f in per_repeat]
+        figures = _with_cg(figures, mean_over_repeats(parts))
+        figures["cg_repeats"] = parts
+    figures["cg_ps_per_wall_s"] = float(length_ps / wall_s) if np.isfinite(wall_s) else None
     speed = classical_speed(data, molecule)
     figures["md_ps_per_wall_s"] = None if speed is None else 1e3 * speed
     return molecule.name, figures
@@ -162,9 +208,12 @@ def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, 
 
 def run(model, data, split: str = "validation", processes: int = 2, platform: str = "CPU", seed: int = 1,
         discard_ps: float | None = None, n_boot: int = 1000, progress: bool = True,
-        replay_step_ps: float | None = None, replicas_out=None) -> dict:
+        replay_step_ps: float | None = None, replicas_out=None, repeats: int = 1) -> dict:
     """The whole polymer benchmark on one split; returns the results (see ``output.write``); the CG
-    replicas of every sequence are saved under ``replicas_out`` when given."""
+    replicas of every sequence are saved under ``replicas_out`` when given; ``repeats``: CG sides per
+    sequence, figures averaged over them (``_one_sequence``)."""
+    if repeats < 1:
+        raise ValueError(f"polymer benchmark: repeats must be at least 1, not {repeats}")
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
@@ -176,7 +225,7 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
     figures = {}
     with ProcessPoolExecutor(max(1, processes), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_one_sequence, str(model), str(data), split, mapping_method, discard["discard_ps"],
-                               source, seed + 100 * i, platform, replay_step_ps, replicas_out)
+                               source, seed + 100 * i, platform, replay_step_ps, replicas_out, repeats)
                    for i, source in enumerate(sources)]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"{split} sequences", disable=not progress):
             name, values = future.result()
@@ -184,7 +233,7 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
     ordered = [figures[name] for name in sorted(figures)]
     return {"benchmark": "polymer", "split": split, "data": str(data), "mapping": mapping_method,
             "model": model_settings(model),
-            "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot,
+            "settings": {"seed": seed, "repeats": repeats, "platform": platform, "bootstrap_resamples": n_boot,
                          "msd_lags_ps": list(MSD_LAGS_PS), "close_contact_quantiles": list(CONTACT_QUANTILES)},
             "equilibration": discard, "per_sequence": dict(sorted(figures.items())),
             "summary": across_sequences(ordered, n_boot, seed)}

@@ -18,6 +18,9 @@ def add_parser(commands):
                         help="equilibration left out of every run (default: chosen from the data, first against second half)")
     chains.add_argument("--processes", type=int, default=2)
     chains.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over sequences")
+    chains.add_argument("--repeats", type=int, default=1,
+                        help="CG sides per sequence, each with other random numbers; every CG figure is their mean, "
+                             "so models are ranked with less of the CG side's noise (cost: this many times the CG runs)")
     pep = kinds.add_parser("peptide", help="alanine-dipeptide kinetics (cgml reference pdb ... --environment vacuum)")
     _add_common(pep, "bundle (united-atom beads)", "cgml reference pdb", replay_step="1000 ps")
     pep.add_argument("--discard-ps", type=float, default=0.0, help="equilibration left out of every run")
@@ -50,7 +53,7 @@ def run(args) -> int:
     if args.kind == "polymer":
         results = polymer.run(args.model, args.data, args.split, args.processes, args.platform, args.seed,
                               args.discard_ps, args.bootstrap, replay_step_ps=args.replay_step_ps,
-                              replicas_out=Path(args.out) / "cg_replicas")
+                              replicas_out=Path(args.out) / "cg_replicas", repeats=args.repeats)
         lines = output.polymer_lines(results["summary"])
     else:
         results = peptide.run(args.model, args.data, args.split, args.platform, args.seed, args.discard_ps, args.bootstrap,
