@@ -103,6 +103,16 @@ def test_polymer_benchmark_repeats_average_the_cg_side_only(tmp_path):
             assert double["tau_ps"][side] == single["tau_ps"][side]
 
 
+def test_repeats_average_only_what_each_repeat_measured():
+    """A τ one repeat could not measure (NaN) is left out of that sequence's mean, not spread to it."""
+    nan = float("nan")
+    mean = polymer.mean_over_repeats([{"tau_ps": {"integral": nan, "efold": 100.0}, "msd_nm2": [0.1, nan]},
+                                      {"tau_ps": {"integral": 300.0, "efold": 200.0}, "msd_nm2": [0.3, nan]},
+                                      {"tau_ps": {"integral": 600.0, "efold": 300.0}, "msd_nm2": [0.2, nan]}])
+    assert mean["tau_ps"] == {"integral": 450.0, "efold": 200.0}
+    assert mean["msd_nm2"][0] == pytest.approx(0.2) and np.isnan(mean["msd_nm2"][1])
+
+
 def test_polymer_benchmark_refuses_zero_repeats():
     with pytest.raises(ValueError, match="repeats must be at least 1, not 0"):
         polymer.run("replay", "no-such-data", repeats=0)

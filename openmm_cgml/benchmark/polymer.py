@@ -150,13 +150,15 @@ REPEAT_SEED_STRIDE = 1_000_003  # CG seeds of repeat r: seed + 100 i + r × this
 
 def mean_over_repeats(trees: list):
     """The element-wise mean of the CG side's figures over repeats: dicts key by key, lists and
-    numbers element-wise (NaN where a repeat has none stays NaN)."""
+    numbers element-wise, over the repeats that measured the figure (a τ estimator can return NaN for
+    one set of replicas, e.g. when the ACF has not decayed within the trusted lags); NaN only where no
+    repeat did.  A single run leaves such a sequence out of the τ figures altogether."""
     first = trees[0]
     if isinstance(first, dict):
         return {key: mean_over_repeats([t[key] for t in trees]) for key in first}
-    values = np.asarray(trees, dtype=np.float64)
-    mean = values.mean(0)
-    return mean.tolist() if values.ndim > 1 else float(mean)
+    mean = _mean_over_replicas([np.nan if t is None else t for t in trees] if np.ndim(first) == 0 else
+                               [[np.nan if x is None else x for x in t] for t in trees])
+    return mean.tolist() if mean.ndim else float(mean)
 
 
 def _cg_part(figures: dict) -> dict:
