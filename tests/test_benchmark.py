@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from openmm_cgml.benchmark import polymer
+from openmm_cgml.benchmark.gates import polymer_gates
 from openmm_cgml.benchmark.sources import Replica, load_replicas, replay
 from openmm_cgml.bundle import shipped_model
 from openmm_cgml.cli import main as cgml
@@ -89,6 +90,10 @@ def test_polymer_benchmark_repeats_average_the_cg_side_only(tmp_path):
         runs[repeats] = json.loads((out / "results.json").read_text())
     assert runs[2]["settings"]["repeats"] == 2 and "mean of its 2 values" in (tmp_path / "bench2" / "report.md").read_text()
     assert (tmp_path / "bench2" / "cg_replicas" / "RRHHSSLL-repeat2.npz").exists()
+    alone = runs[2]["summary"]["per_repeat"]  # what each repeat would have scored as a run of its own
+    assert len(alone) == 2 and alone[0]["rg_mean_R2"] == pytest.approx(runs[1]["summary"]["rg_mean"]["cg"]["R2"]["value"])
+    assert alone[0]["gates_met"] == sum(g["met"] for g in polymer_gates(runs[1]["summary"]))
+    assert "each CG repeat alone" in (tmp_path / "bench2" / "report.md").read_text()
     for name, single in runs[1]["per_sequence"].items():
         double = runs[2]["per_sequence"][name]
         first, second = double["cg_repeats"]

@@ -25,6 +25,7 @@ def polymer_gates(summary: dict, side: str = "cg") -> list[dict]:
     ratio = summary["tau_ratio"][TAU_METHOD][side]
     tau = summary["tau"][TAU_METHOD]
     ceiling_r2 = tau["a"]["pearson_r2"]["value"]
+    ceiling_r2 = math.nan if ceiling_r2 is None else ceiling_r2  # unmeasured (None once read back from JSON)
     gates = [
         ("median τ_CG/τ_MD", ratio["median"], "in [0.85, 1.15]", _within(ratio["median"], 0.85, 1.15)),
         ("share of sequences with τ_CG/τ_MD in [0.67, 1.5]", ratio["fraction_in"], "≥ 0.8", _within(ratio["fraction_in"], 0.8)),
