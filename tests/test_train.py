@@ -266,6 +266,14 @@ def test_command_line_trains_on_the_sample_dataset_and_exports(tmp_path):
     assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.pt"), "--data", str(sample),
                  "--verdict-steps", "10", "--platform", "CPU"]) == 0
     module, metadata = load_bundle(tmp_path / "model.pt")
+    # --seed: another training run of the same recipe (other initial weights), recorded in the bundle.
+    assert main(["train", str(sample), "--config", str(config), "--out", str(tmp_path / "run7"), "--no-progress",
+                 "--seed", "7"]) == 0
+    assert main(["export", str(tmp_path / "run7" / "best.pt"), "--out", str(tmp_path / "model7.pt")]) == 0
+    seeded = load_bundle(tmp_path / "model7.pt")[1]
+    assert seeded["training"]["train_config"]["seed"] == 7 and metadata["training"]["train_config"]["seed"] == 0
+    assert "--seed 7" in seeded["training"]["command"]
+    assert seeded["weights_sha256"] != metadata["weights_sha256"]
     assert module.timestep_ps == pytest.approx(10.0)  # the dataset's CG step wins over the config's
     assert metadata["history_length"] == 2 and "residue" in json.dumps(metadata)
     # The card's facts: the command that trained it and the seconds its epochs took.

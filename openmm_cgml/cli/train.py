@@ -18,6 +18,8 @@ def add_parser(commands):
     parser.add_argument("--init-from", help="checkpoint whose weights the model starts from, with a fresh optimiser "
                                             "and schedule (fine-tuning with other settings)")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--seed", type=int, help="override train.seed (initial weights, window order, noise): another "
+                                                 "training run of the same recipe, to choose among on validation")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--nproc", type=int, default=1, help="processes (DistributedDataParallel via torchrun)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
@@ -33,6 +35,8 @@ def run(args) -> int:
     model_config, train_config = load_config(args.config)
     if args.epochs is not None:
         train_config.epochs = args.epochs
+    if args.seed is not None:
+        train_config.seed = args.seed
     train_set = split_windows(args.data, "train", model_config, train_config)
     val_set = split_windows(args.data, "validation", model_config, train_config)
     metadata = dict(getattr(train_set, "metadata", None) or {})
@@ -57,6 +61,8 @@ def _one_process_argv(args) -> list[str]:
         argv += ["--init-from", str(args.init_from)]
     if args.epochs is not None:
         argv += ["--epochs", str(args.epochs)]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
     if args.no_progress:
         argv.append("--no-progress")
     return argv
