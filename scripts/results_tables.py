@@ -312,11 +312,14 @@ def comparison(paths: list[Path]) -> str:
     if runs[0]["benchmark"] == "polymer":
         for row, r in zip(rows, runs):
             row["simulated ps per wall second per chain, one core (median)"] = _polymer_speed(r)
-    names = [name for name in rows[0] if runs[0]["benchmark"] != "polymer" or any(key in name for key in KEY_FIGURES)]
+    every = list(dict.fromkeys(name for row in rows for name in row))  # a figure some runs lack (per repeat) reads n/a there
+    names = [name for name in every if runs[0]["benchmark"] != "polymer" or any(key in name for key in KEY_FIGURES)]
+    rows = [{name: row.get(name, ("n/a", "n/a")) for name in every} for row in rows]
     head = [f"{runs[0]['split']} split; " + "; ".join(f"`{r['command']}`" for r in runs), "",
             "| figure | " + " | ".join(_label(r) for r in runs) + " | MD ceiling |",
             "|---|" + "---|" * (len(runs) + 1)]
-    body = [f"| {name} | " + " | ".join(row[name][0] for row in rows) + f" | {rows[0][name][1]} |" for name in names]
+    body = [f"| {name} | " + " | ".join(row[name][0] for row in rows) + f" | {next((row[name][1] for row in rows if row[name][1] != 'n/a'), 'n/a')} |"
+            for name in names]
     return "\n".join(head + body) + "\n"
 
 

@@ -82,3 +82,17 @@ def test_extra_train_runs_keep_the_validation_and_test_runs(tmp_path, monkeypatc
     assert more_splits["train"] == splits["train"] + [job.name for job in more_jobs[5:]]
     with pytest.raises(SystemExit, match="extra-train-runs"):
         main(base + ["--extra-train-runs", "-1"])
+
+
+def test_a_second_generate_keeps_the_complete_runs_recorded_seconds(tmp_path):
+    """Running ``generate`` again over a finished folder (as ``--splits`` and then the whole dataset do)
+    skips the complete runs and keeps the seconds they took, which the benchmark's classical speed reads."""
+    jobs = [reference.Job("SHLRS-r0", "polymer", "SHLRS", 3)]
+    splits = {"train": ["SHLRS-r0"]}
+    first = reference.generate(jobs, splits, tmp_path, SETTINGS, processes=1)["runs"]["SHLRS-r0"]["wall_seconds"]
+    record = tmp_path / "trajectories" / "SHLRS-r0.json"
+    metadata = json.loads(record.read_text())
+    assert first >= metadata["wall_seconds_last_session"]  # the job's seconds include its set-up
+    record.write_text(json.dumps(dict(metadata, wall_seconds_last_session=123.0)))  # as if the run had taken 2 minutes
+    again = reference.generate(jobs, splits, tmp_path, SETTINGS, processes=1)["runs"]["SHLRS-r0"]["wall_seconds"]
+    assert again == 123.0
