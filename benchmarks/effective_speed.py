@@ -62,7 +62,11 @@ def polymer_model(folder: Path, results: dict, seed: int) -> dict:
                                      results["equilibration"]["discard_ps"], only={name})[0]
         md = [analysis.radius_of_gyration(r.beads, molecule.masses) for r in molecule.replicas]
         cg = [analysis.radius_of_gyration(r.beads, molecule.masses) for r in replicas]
-        per_sequence[name] = sides(md, molecule.replicas[0].interval_ps, figures["md_ps_per_wall_s"] / 1e3,
+        md_speed = classical_speed(results["data"], molecule)  # as the peptide's: the dataset's record, not the results'
+        if md_speed is None:
+            raise SystemExit(f"{results['data']}: the dataset records no wall time for the runs of {name}; "
+                             "run its cgml reference command again over the folder (complete runs are kept)")
+        per_sequence[name] = sides(md, molecule.replicas[0].interval_ps, md_speed,
                                    cg, replicas[0].interval_ps, figures["cg_ps_per_wall_s"] / 1e3, seed)
     ratios = np.array([f["value"] for f in per_sequence.values()])
     rng = np.random.default_rng(seed)
