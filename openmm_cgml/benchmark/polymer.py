@@ -157,8 +157,7 @@ def mean_over_repeats(trees: list):
     first = trees[0]
     if isinstance(first, dict):
         return {key: mean_over_repeats([t[key] for t in trees]) for key in first}
-    mean = _mean_over_replicas([np.nan if t is None else t for t in trees] if np.ndim(first) == 0 else
-                               [[np.nan if x is None else x for x in t] for t in trees])
+    mean = _mean_over_replicas(trees)  # a None (unmeasured, as JSON writes NaN) reads as NaN there
     return mean.tolist() if mean.ndim else float(mean)
 
 
