@@ -8,7 +8,7 @@ hand the end state back to atoms (``handoff``).  The classical run covers the sa
 the fastest classical set-up for this chain (``benchmarks/classical_baseline.py``: Reference
 platform), reading positions back at the same simulated interval.  The model's cost, classical
 data plus training, is taken from its card (recorded, not measured here): 1234 s for the standard
-data on 2 cores and 2228 s for the four training commands, counted as wall time on this 2-core machine.  Writes
+data on 2 cores and 2473 s for the four training commands, counted as wall time on this 2-core machine.  Writes
 benchmarks/results/whole_run.json.
 
     python benchmarks/whole_run.py [--ns 40] [--report-every 10]
