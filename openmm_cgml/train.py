@@ -26,8 +26,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, check_noise_ladder
 from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
-from .nn.neighbors import bond_keys
-METRICS = ("loss", "nll", "dsm", "mse", "rollout")
+from .nn.neighbors import bond_hops, bond_keys
+METRICS = ("loss", "nll", "dsm", "mse", "rollout", "local")
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -132,26 +132,49 @@ def crps(samples: Tensor, truth: Tensor) -> Tensor:
     return skill - spread
 
 
+def local_pairs(bead_bonds: Tensor, n: int) -> Tensor:
+    """Bead pairs one or two CG bonds apart, each once (2, P): the bond lengths and the 1–3 distances that,
+    with them, set the bond angles."""
+    pairs = bond_hops(bead_bonds, n, 2)[0]
+    return pairs[:, pairs[0] < pairs[1]]
+
+
+def pair_distances(x: Tensor, pairs: Tensor) -> Tensor:
+    """|x_i − x_j| of the pairs (2, P) -> (P,)."""
+    return (x.index_select(0, pairs[0]) - x.index_select(0, pairs[1])).norm(dim=1)
+
+
 def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future: Tensor, bead_bonds: Tensor,
-                  bead_graph: Tensor, n_graphs: int, samples: int) -> Tensor:
+                  bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False) -> Tensor:
     """Multi-step training: ``samples`` rollouts of len(future) steps per window with the model's own
     sampler (``Propagator.sample``, refinement included), each step's new frame the next step's newest
-    history frame.  At every step, the CRPS of per-window Rg² (over the true start's) and bead MSD (over
-    3 × the displacement scale²) against the true frames, averaged (dimensionless)."""
+    history frame.  Returns two scores (dimensionless), each averaged over steps: the CRPS of per-window
+    Rg² (over the true start's) and bead MSD (over 3 × the displacement scale²) against the true frames;
+    and, with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
+    displacement scale; bonds and angles, which the per-window figures do not see), else 0."""
     start = history[-1]
     truth = torch.stack([rollout_statistics(f, start, bead_graph, n_graphs) for f in future])  # (n, G, 2)
-    scale2 = 3 * float(model.dynamics.displacement_scale) ** 2
+    scale = float(model.dynamics.displacement_scale)
     norm = torch.stack([rollout_statistics(start, start, bead_graph, n_graphs)[:, 0],
-                        torch.full((n_graphs,), scale2, dtype=start.dtype, device=start.device)], 1)
-    runs = []
+                        torch.full((n_graphs,), 3 * scale ** 2, dtype=start.dtype, device=start.device)], 1)
+    pairs = local_pairs(bead_bonds, start.shape[0]) if local else None
+    runs, distances = [], []
     for _ in range(samples):
-        h, stats = history, []
+        h, stats, near = history, [], []
         for _ in range(future.shape[0]):
             x = model.sample(embedding, h, bead_bonds, bead_graph)
             stats.append(rollout_statistics(x, start, bead_graph, n_graphs))
+            if pairs is not None:
+                near.append(pair_distances(x, pairs))
             h = torch.cat([h[1:], x.unsqueeze(0)])
         runs.append(torch.stack(stats))
-    return crps(torch.stack(runs) / norm, truth / norm).mean()
+        if pairs is not None:
+            distances.append(torch.stack(near))
+    windows = crps(torch.stack(runs) / norm, truth / norm).mean()
+    if pairs is None or pairs.shape[1] == 0:
+        return torch.stack([windows, torch.zeros_like(windows)])
+    true_distances = torch.stack([pair_distances(f, pairs) for f in future])
+    return torch.stack([windows, crps(torch.stack(distances) / scale, true_distances / scale).mean().to(windows.dtype)])
 
 
 class Objective(nn.Module):
@@ -165,19 +188,20 @@ class Objective(nn.Module):
     def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
                 bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
                 augment: bool) -> Tensor:
-        """Returns [loss, nll, dsm, mse, rollout] (nll per bead and axis, dsm and mse per axis, the
-        rollout score per window and step; dimensionless)."""
+        """Returns [loss, nll, dsm, mse, rollout, local] (nll per bead and axis, dsm and mse per axis, the
+        rollout scores per window and step and per bonded pair and step, ``rollout_score``; dimensionless)."""
         c, m = self.config, self.model
         scale = float(m.dynamics.displacement_scale)
         accel_scale = m.dynamics.acceleration_scale
         embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
-        rollout = torch.zeros((), dtype=torch.float64, device=target.device)
+        rollout = torch.zeros(2, dtype=torch.float64, device=target.device)
         k = m.history_length
         if c.rollout_steps > 0 and history.shape[0] == k + c.rollout_steps - 1:
             future = torch.cat([history[k:], target.unsqueeze(0)])
             history, target = history[:k], future[0]
-            if c.rollout_weight > 0:
-                rollout = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs, c.rollout_samples)
+            if c.rollout_weight > 0 or c.rollout_local_weight > 0:
+                rollout = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs, c.rollout_samples,
+                                        local=c.rollout_local_weight > 0)
         if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
             history = pushed_forward(m, embedding, history, bead_bonds, bead_graph, n_graphs,
                                      c.pushforward if augment else 0.0)
@@ -202,8 +226,9 @@ class Objective(nn.Module):
         score = m.score_at(noisy, sigma, x, mean, std, latent, bead_bonds, bead_graph)
         s = sigma.to(score.dtype).unsqueeze(1)
         dsm = ((s * score + eps.to(score.dtype)) ** 2).mean()
-        rollout = rollout.to(nll.dtype)
-        return torch.stack([nll + c.score_weight * dsm + c.rollout_weight * rollout, nll, dsm, mse, rollout])
+        rollout, local = rollout.to(nll.dtype).unbind()
+        loss = nll + c.score_weight * dsm + c.rollout_weight * rollout + c.rollout_local_weight * local
+        return torch.stack([loss, nll, dsm, mse, rollout, local])
 
 
 def noise_levels(c: TrainConfig, n: int, dtype=torch.float64, device=None) -> Tensor:

@@ -80,7 +80,7 @@ def test_rollout_training_scores_the_models_own_rollouts(tmp_path):
     model = Propagator(ModelConfig(history_length=3, score_calls=2, **SMALL))
     model.set_scales(*measure_scales(data, 100))
     losses = batch_losses(Objective(model, TrainConfig(rollout_steps=3, input_noise=0.0, truncate_prob=0.0)), batch, True)
-    assert losses.shape == (5,) and losses[4].item() > 0
+    assert losses.shape == (6,) and losses[4].item() > 0 and losses[5].item() == 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + losses[4]).item(), rel=1e-5)
     losses[4].backward()
     assert model.dynamics.parameters().__next__().grad is not None
@@ -108,4 +108,29 @@ def test_one_step_rollout_score_trains_the_diffusion_sampler():
     assert losses[4].item() > 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 4 * losses[4]).item(), rel=1e-5)
     losses[4].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+
+
+def test_local_rollout_score_scores_bond_lengths_and_angles():
+    """rollout_local_weight: the CRPS of the distances of bead pairs one and two CG bonds apart after the
+    model's own step is a separate term of the loss, its gradient reaches the score network, and it is
+    refused without rollouts."""
+    from openmm_cgml.train import Objective, batch_losses, local_pairs
+
+    chain = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    assert local_pairs(chain, 5).T.tolist() == [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3], [2, 4], [3, 4]]
+    with pytest.raises(ValueError, match="set rollout_steps"):
+        TrainConfig.from_dict({"rollout_local_weight": 1.0})
+    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
+                                   **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_local_weight=2.0,
+                                             sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
+    losses = batch_losses(objective, batch, True)
+    assert losses[5].item() > 0
+    assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 2 * losses[5]).item(), rel=1e-5)
+    losses[5].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
