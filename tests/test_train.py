@@ -200,6 +200,7 @@ def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path
     from openmm_cgml.bundle import check_bundle, load_bundle
     from openmm_cgml.export import export_checkpoint
     from openmm_cgml.features import ATOM_FEATURES
+    from openmm_cgml.train import METRICS
 
     path = export_checkpoint(trained_checkpoint, tmp_path / "model.pt", {"note": "test"})
     module, metadata = load_bundle(path)
@@ -207,7 +208,7 @@ def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path
     assert metadata["format"] == contract.BUNDLE_FORMAT == "openmm-cgml-bundle-2" and metadata["note"] == "test"
     assert metadata["atom_features"] == list(ATOM_FEATURES) and metadata["score_calls"] == 3
     assert metadata["mapping"] == {"method": "custom", "atoms_per_bead": 2}
-    assert metadata["data"]["train_windows"] == 7 and set(metadata["validation"]) == {"loss", "nll", "dsm", "mse", "rollout"}
+    assert metadata["data"]["train_windows"] == 7 and set(metadata["validation"]) == set(METRICS)
     assert len(metadata["score_sigmas_nm"]) == 3 and len(metadata["weights_sha256"]) == 64
     assert 0 < metadata["training_range"]["closest_pair_nm"] < metadata["training_range"]["bond_length_nm"][1]
     assert set(metadata) - {"note"} == set(contract.METADATA_KEYS)  # the keys the contract names, no others
