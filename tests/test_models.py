@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_shipped_bundle_passes_its_checks(path):
     _, metadata = check_bundle(path)  # frozen like the plugin freezes it, weights' SHA-256 checked
     assert (MODELS / f"{path.stem}.md").is_file()  # every shipped model has its card
-    assert metadata["validation"]["loss"] < 2.0
+    # The Gaussian NLL per bead and axis (the total adds rollout scores whose weights differ between stages).
+    assert metadata["validation"]["nll"] < 2.0
 
 
 def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
