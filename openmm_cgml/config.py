@@ -39,6 +39,9 @@ class TrainConfig:
     rollout_local_weight: float = 0.0  # weight of the CRPS of the distances between beads one and two CG bonds
                                      # apart after each rollout step (bond lengths and angles: the local structure
                                      # a sampler with few score calls gets wrong; needs rollout_steps)
+    rollout_drift_weight: float = 0.0  # weight of the squared bias of the batch's mean Rg² after each rollout step
+                                     # (train.size_drift: the pull of the chains' size back to its mean, which a
+                                     # per-window CRPS barely sees; needs rollout_steps)
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0
     num_workers: int = 0             # DataLoader workers per process
@@ -59,8 +62,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: sigma_tilt must be at least 0, got {config.sigma_tilt}")
         if config.rollout_steps > 0 and config.pushforward > 0:
             raise ValueError("TrainConfig: rollout_steps and pushforward both lengthen the windows; use one of them")
-        if config.rollout_local_weight > 0 and config.rollout_steps == 0:
-            raise ValueError("TrainConfig: rollout_local_weight scores the model's own rollouts; set rollout_steps")
+        for name in ("rollout_local_weight", "rollout_drift_weight"):
+            if getattr(config, name) > 0 and config.rollout_steps == 0:
+                raise ValueError(f"TrainConfig: {name} scores the model's own rollouts; set rollout_steps")
         if config.rollout_steps > 0 and config.rollout_samples < 2:
             raise ValueError(f"TrainConfig: rollout_samples must be at least 2 (the CRPS compares samples), "
                              f"got {config.rollout_samples}")

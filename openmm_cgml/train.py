@@ -22,12 +22,13 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from .bundle import is_bundle, load_bundle
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, check_noise_ladder
 from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
 from .nn.neighbors import bond_hops, bond_keys
-METRICS = ("loss", "nll", "dsm", "mse", "rollout", "local")
+METRICS = ("loss", "nll", "dsm", "mse", "rollout", "local", "drift")
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -148,10 +149,11 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
                   bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False) -> Tensor:
     """Multi-step training: ``samples`` rollouts of len(future) steps per window with the model's own
     sampler (``Propagator.sample``, refinement included), each step's new frame the next step's newest
-    history frame.  Returns two scores (dimensionless), each averaged over steps: the CRPS of per-window
+    history frame.  Returns three scores (dimensionless), each averaged over steps: the CRPS of per-window
     Rg² (over the true start's) and bead MSD (over 3 × the displacement scale²) against the true frames;
-    and, with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
-    displacement scale; bonds and angles, which the per-window figures do not see), else 0."""
+    with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
+    displacement scale; bonds and angles, which the per-window figures do not see), else 0; and the
+    squared bias of the batch's mean Rg² (``size_drift``)."""
     start = history[-1]
     truth = torch.stack([rollout_statistics(f, start, bead_graph, n_graphs) for f in future])  # (n, G, 2)
     scale = float(model.dynamics.displacement_scale)
@@ -170,11 +172,31 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
         runs.append(torch.stack(stats))
         if pairs is not None:
             distances.append(torch.stack(near))
-    windows = crps(torch.stack(runs) / norm, truth / norm).mean()
+    runs = torch.stack(runs)                                                            # (samples, n, G, 2)
+    windows = crps(runs / norm, truth / norm).mean()
+    drift = size_drift(runs[..., 0], truth[..., 0], norm[:, 0])
     if pairs is None or pairs.shape[1] == 0:
-        return torch.stack([windows, torch.zeros_like(windows)])
+        return torch.stack([windows, torch.zeros_like(windows), drift])
     true_distances = torch.stack([pair_distances(f, pairs) for f in future])
-    return torch.stack([windows, crps(torch.stack(distances) / scale, true_distances / scale).mean().to(windows.dtype)])
+    local_score = crps(torch.stack(distances) / scale, true_distances / scale).mean().to(windows.dtype)
+    return torch.stack([windows, local_score, drift])
+
+
+def size_drift(rg2: Tensor, true_rg2: Tensor, start_rg2: Tensor) -> Tensor:
+    """The squared bias of the batch's mean Rg² after each rollout step, in units of the spread of the
+    data's per-window Rg² change, averaged over steps: the pull of the chains' size back to its mean that
+    a sampler with few score calls loses (``benchmarks/rouse_modes.py`` measures it).  A per-window
+    CRPS carries it only in expectation, buried under each window's own noise; the batch mean averages
+    that noise away.  ``rg2`` (samples, steps, G), ``true_rg2`` (steps, G), ``start_rg2`` (G,), nm².
+
+    Each sample's bias D_s is the mean over windows of (Rg²_model − Rg²_data) / Rg²_start; the score is
+    the mean over pairs s ≠ t of D_s D_t, an unbiased estimate of the squared bias whose gradient does
+    not reward narrower samples (the square of one sample's bias would)."""
+    bias = ((rg2 - true_rg2.unsqueeze(0)) / start_rg2).mean(-1)                       # (samples, steps)
+    s = bias.shape[0]
+    pairs = (bias.sum(0) ** 2 - (bias ** 2).sum(0)) / (s * (s - 1))                  # (steps,)
+    spread = (((true_rg2 - start_rg2) / start_rg2) ** 2).mean(-1).clamp_min(1e-12)  # (steps,)
+    return (pairs / spread.detach()).mean()
 
 
 class Objective(nn.Module):
@@ -188,18 +210,19 @@ class Objective(nn.Module):
     def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
                 bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
                 augment: bool) -> Tensor:
-        """Returns [loss, nll, dsm, mse, rollout, local] (nll per bead and axis, dsm and mse per axis, the
-        rollout scores per window and step and per bonded pair and step, ``rollout_score``; dimensionless)."""
+        """Returns [loss, nll, dsm, mse, rollout, local, drift] (nll per bead and axis, dsm and mse per axis,
+        the rollout scores per window and step, per bonded pair and step, and of the batch's size,
+        ``rollout_score``; dimensionless)."""
         c, m = self.config, self.model
         scale = float(m.dynamics.displacement_scale)
         accel_scale = m.dynamics.acceleration_scale
         embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
-        rollout = torch.zeros(2, dtype=torch.float64, device=target.device)
+        rollout = torch.zeros(3, dtype=torch.float64, device=target.device)
         k = m.history_length
         if c.rollout_steps > 0 and history.shape[0] == k + c.rollout_steps - 1:
             future = torch.cat([history[k:], target.unsqueeze(0)])
             history, target = history[:k], future[0]
-            if c.rollout_weight > 0 or c.rollout_local_weight > 0:
+            if c.rollout_weight > 0 or c.rollout_local_weight > 0 or c.rollout_drift_weight > 0:
                 rollout = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs, c.rollout_samples,
                                         local=c.rollout_local_weight > 0)
         if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
@@ -226,9 +249,10 @@ class Objective(nn.Module):
         score = m.score_at(noisy, sigma, x, mean, std, latent, bead_bonds, bead_graph)
         s = sigma.to(score.dtype).unsqueeze(1)
         dsm = ((s * score + eps.to(score.dtype)) ** 2).mean()
-        rollout, local = rollout.to(nll.dtype).unbind()
-        loss = nll + c.score_weight * dsm + c.rollout_weight * rollout + c.rollout_local_weight * local
-        return torch.stack([loss, nll, dsm, mse, rollout, local])
+        rollout, local, drift = rollout.to(nll.dtype).unbind()
+        loss = (nll + c.score_weight * dsm + c.rollout_weight * rollout + c.rollout_local_weight * local
+                + c.rollout_drift_weight * drift)
+        return torch.stack([loss, nll, dsm, mse, rollout, local, drift])
 
 
 def noise_levels(c: TrainConfig, n: int, dtype=torch.float64, device=None) -> Tensor:
@@ -281,6 +305,14 @@ def evaluate(model: Propagator, dataset: Dataset, config: TrainConfig, device: s
     return _evaluate(Objective(model.to(device), config), loader, device, config.seed)
 
 
+def initial_weights(path) -> dict:
+    """The weights (a state dict) of a training checkpoint or of a bundle, whose scripted Propagator
+    holds the same names (``cgml train --init-from``: fine-tuning a shipped model)."""
+    if is_bundle(path):
+        return load_bundle(path)[0].state_dict()
+    return load_checkpoint(path)["model"]
+
+
 def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset, val_set: Optional[Dataset],
         out_dir, resume=None, data_metadata: Optional[dict] = None, device: str = "cpu",
         progress: bool = True, stop_after: Optional[int] = None, initial=None) -> dict:
@@ -292,8 +324,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
     ``data_metadata`` (default: ``train_set.metadata`` if it has one) is kept in the checkpoints for
     the bundle's metadata (mapping settings, CG step, data summary).
     ``stop_after``: run at most this many epochs in this call (for time-limited jobs; resume later).
-    ``initial``: a checkpoint whose weights (scales included) the model starts from, with a fresh
-    optimiser and schedule (fine-tuning with other train settings or sampler settings).
+    ``initial``: a checkpoint or a bundle whose weights (scales included) the model starts from, with a
+    fresh optimiser and schedule (fine-tuning with other train settings or sampler settings).
     Under torchrun (WORLD_SIZE > 1) every process calls this with the same arguments.
     """
     rank, world, initialised = _distributed(device)
@@ -313,7 +345,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, train_set: Dataset
             raise ValueError(f"{resume}: trained with model settings {state['model_config']}, not {model_config}")
         model.load_state_dict(state["model"])
     elif initial is not None:
-        model.load_state_dict(load_checkpoint(initial)["model"])
+        model.load_state_dict(initial_weights(initial))
     else:
         model.set_scales(*measure_scales(train_set, c.scale_windows))
     model.to(device)

@@ -80,7 +80,7 @@ def test_rollout_training_scores_the_models_own_rollouts(tmp_path):
     model = Propagator(ModelConfig(history_length=3, score_calls=2, **SMALL))
     model.set_scales(*measure_scales(data, 100))
     losses = batch_losses(Objective(model, TrainConfig(rollout_steps=3, input_noise=0.0, truncate_prob=0.0)), batch, True)
-    assert losses.shape == (6,) and losses[4].item() > 0 and losses[5].item() == 0
+    assert losses.shape == (7,) and losses[4].item() > 0 and losses[5].item() == 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + losses[4]).item(), rel=1e-5)
     losses[4].backward()
     assert model.dynamics.parameters().__next__().grad is not None
@@ -133,4 +133,34 @@ def test_local_rollout_score_scores_bond_lengths_and_angles():
     assert losses[5].item() > 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 2 * losses[5]).item(), rel=1e-5)
     losses[5].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+
+
+def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
+    """size_drift: zero in expectation for samples that scatter around the data without bias however
+    wide, the squared bias over the data's spread for a biased ensemble, and part of the loss with
+    rollout_drift_weight (refused without rollouts), its gradient reaching the score network."""
+    from openmm_cgml.train import Objective, batch_losses, size_drift
+
+    torch.manual_seed(0)
+    start = torch.ones(4000, dtype=torch.float64)
+    truth = start + 0.1 * torch.randn(1, 4000, dtype=torch.float64)                 # spread 0.1 of Rg²
+    for width in (0.05, 0.3):
+        unbiased = truth.unsqueeze(0) + width * torch.randn(2, 1, 4000, dtype=torch.float64)
+        assert abs(float(size_drift(unbiased, truth, start))) < 0.01
+    biased = truth.unsqueeze(0) + 0.05 + 0.1 * torch.randn(3, 1, 4000, dtype=torch.float64)
+    assert float(size_drift(biased, truth, start)) == pytest.approx((0.05 / 0.1) ** 2, rel=0.1)
+    with pytest.raises(ValueError, match="rollout_drift_weight .* set rollout_steps"):
+        TrainConfig.from_dict({"rollout_drift_weight": 1.0})
+    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
+    batch = collate([data[i] for i in range(4)])
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
+                                   **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_drift_weight=3.0,
+                                             sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
+    losses = batch_losses(objective, batch, True)
+    assert losses.shape == (7,) and losses[6].item() != 0
+    assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 3 * losses[6]).item(), rel=1e-5)
+    losses[6].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())

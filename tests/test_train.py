@@ -213,6 +213,11 @@ def test_export_writes_checked_bundle_with_metadata(trained_checkpoint, tmp_path
     assert 0 < metadata["training_range"]["closest_pair_nm"] < metadata["training_range"]["bond_length_nm"][1]
     assert set(metadata) - {"note"} == set(contract.METADATA_KEYS)  # the keys the contract names, no others
     check_bundle(path)
+    # A bundle is a starting point for fine-tuning (cgml train --init-from): the checkpoint's weights.
+    from openmm_cgml.train import initial_weights
+    state = load_checkpoint(trained_checkpoint)["model"]
+    from_bundle = initial_weights(path)
+    assert set(from_bundle) == set(state) and all(torch.equal(from_bundle[k], state[k]) for k in state)
     # A bundle whose weights were changed after export is refused.
     for parameter in module.parameters():
         parameter.data.add_(1.0)

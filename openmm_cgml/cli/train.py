@@ -15,8 +15,8 @@ def add_parser(commands):
     parser.add_argument("--config", required=True, help="JSON file with 'model' and 'train' sections (configs/*.json)")
     parser.add_argument("--out", default="out/train", help="folder for checkpoints and metrics")
     parser.add_argument("--resume", help="checkpoint to continue from (e.g. OUT/last.pt)")
-    parser.add_argument("--init-from", help="checkpoint whose weights the model starts from, with a fresh optimiser "
-                                            "and schedule (fine-tuning with other settings)")
+    parser.add_argument("--init-from", help="checkpoint or bundle whose weights the model starts from, with a fresh "
+                                            "optimiser and schedule (fine-tuning with other settings)")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--seed", type=int, help="override train.seed (initial weights, window order, noise): another "
                                                  "training run of the same recipe, to choose among on validation")
