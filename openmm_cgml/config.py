@@ -42,6 +42,9 @@ class TrainConfig:
     rollout_drift_weight: float = 0.0  # weight of the squared bias of the batch's mean Rg² after each rollout step
                                      # (train.size_drift: the pull of the chains' size back to its mean, which a
                                      # per-window CRPS barely sees; needs rollout_steps)
+    rollout_drift_memory: int = 0    # batches over which the size bias is averaged to steer that score's gradient
+                                     # (train.size_drift; 0: the batch's own estimate, which its noise swamps).
+                                     # The average is kept per process and starts afresh on --resume
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0
     num_workers: int = 0             # DataLoader workers per process
@@ -62,6 +65,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: sigma_tilt must be at least 0, got {config.sigma_tilt}")
         if config.rollout_steps > 0 and config.pushforward > 0:
             raise ValueError("TrainConfig: rollout_steps and pushforward both lengthen the windows; use one of them")
+        if config.rollout_drift_memory < 0:
+            raise ValueError(f"TrainConfig: rollout_drift_memory must be at least 0, got {config.rollout_drift_memory}")
         for name in ("rollout_local_weight", "rollout_drift_weight"):
             if getattr(config, name) > 0 and config.rollout_steps == 0:
                 raise ValueError(f"TrainConfig: {name} scores the model's own rollouts; set rollout_steps")

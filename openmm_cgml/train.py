@@ -146,14 +146,14 @@ def pair_distances(x: Tensor, pairs: Tensor) -> Tensor:
 
 
 def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future: Tensor, bead_bonds: Tensor,
-                  bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False) -> Tensor:
+                  bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False) -> tuple[Tensor, Tensor]:
     """Multi-step training: ``samples`` rollouts of len(future) steps per window with the model's own
     sampler (``Propagator.sample``, refinement included), each step's new frame the next step's newest
-    history frame.  Returns three scores (dimensionless), each averaged over steps: the CRPS of per-window
+    history frame.  Returns two scores (dimensionless), each averaged over steps: the CRPS of per-window
     Rg² (over the true start's) and bead MSD (over 3 × the displacement scale²) against the true frames;
-    with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
-    displacement scale; bonds and angles, which the per-window figures do not see), else 0; and the
-    squared bias of the batch's mean Rg² (``size_drift``)."""
+    and, with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
+    displacement scale; bonds and angles, which the per-window figures do not see), else 0.  Also returns
+    each rollout's bias of the batch's size after each step (``size_bias``; samples, steps)."""
     start = history[-1]
     truth = torch.stack([rollout_statistics(f, start, bead_graph, n_graphs) for f in future])  # (n, G, 2)
     scale = float(model.dynamics.displacement_scale)
@@ -174,29 +174,60 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
             distances.append(torch.stack(near))
     runs = torch.stack(runs)                                                            # (samples, n, G, 2)
     windows = crps(runs / norm, truth / norm).mean()
-    drift = size_drift(runs[..., 0], truth[..., 0], norm[:, 0])
+    bias = size_bias(runs[..., 0], truth[..., 0], norm[:, 0])
     if pairs is None or pairs.shape[1] == 0:
-        return torch.stack([windows, torch.zeros_like(windows), drift])
+        return torch.stack([windows, torch.zeros_like(windows)]), bias
     true_distances = torch.stack([pair_distances(f, pairs) for f in future])
     local_score = crps(torch.stack(distances) / scale, true_distances / scale).mean().to(windows.dtype)
-    return torch.stack([windows, local_score, drift])
+    return torch.stack([windows, local_score]), bias
 
 
-def size_drift(rg2: Tensor, true_rg2: Tensor, start_rg2: Tensor) -> Tensor:
-    """The squared bias of the batch's mean Rg² after each rollout step, in units of the spread of the
-    data's per-window Rg² change, averaged over steps: the pull of the chains' size back to its mean that
-    a sampler with few score calls loses (``benchmarks/rouse_modes.py`` measures it).  A per-window
-    CRPS carries it only in expectation, buried under each window's own noise; the batch mean averages
-    that noise away.  ``rg2`` (samples, steps, G), ``true_rg2`` (steps, G), ``start_rg2`` (G,), nm².
+def size_bias(rg2: Tensor, true_rg2: Tensor, start_rg2: Tensor) -> Tensor:
+    """Each rollout's bias of the batch's mean Rg² after each step (samples, steps): the mean over windows
+    of (Rg²_model − Rg²_data) / Rg²_start, over the rms of the data's per-window (Rg² − Rg²_start) / Rg²_start.
+    Its mean over many windows is the pull of the chains' size back to its mean that a sampler with few
+    score calls loses (``benchmarks/rouse_modes.py`` measures it per step from MD histories).
+    ``rg2`` (samples, steps, G), ``true_rg2`` (steps, G), ``start_rg2`` (G,), nm²."""
+    bias = ((rg2 - true_rg2.unsqueeze(0)) / start_rg2).mean(-1)
+    spread = (((true_rg2 - start_rg2) / start_rg2) ** 2).mean(-1).clamp_min(1e-12).sqrt()
+    return bias / spread.detach()
 
-    Each sample's bias D_s is the mean over windows of (Rg²_model − Rg²_data) / Rg²_start; the score is
-    the mean over pairs s ≠ t of D_s D_t, an unbiased estimate of the squared bias whose gradient does
-    not reward narrower samples (the square of one sample's bias would)."""
-    bias = ((rg2 - true_rg2.unsqueeze(0)) / start_rg2).mean(-1)                       # (samples, steps)
+
+def size_drift(bias: Tensor, running: Optional[Tensor] = None) -> Tensor:
+    """The squared size bias, averaged over steps, from ``size_bias`` (samples, steps): the mean over pairs
+    s ≠ t of b_s b_t, an unbiased estimate whose gradient does not reward narrower samples (the square of
+    one sample's bias would).  Within one batch the bias is buried under the windows' own noise (about
+    1/√G of the spread, against a bias of a few hundredths), so with ``running`` (steps,), an estimate of
+    the bias over many earlier batches, the gradient is instead 2 · running · ∇ mean_s b_s: the batch's
+    mean steered by a steady estimate of how far off it is (the value is the same)."""
     s = bias.shape[0]
-    pairs = (bias.sum(0) ** 2 - (bias ** 2).sum(0)) / (s * (s - 1))                  # (steps,)
-    spread = (((true_rg2 - start_rg2) / start_rg2) ** 2).mean(-1).clamp_min(1e-12)  # (steps,)
-    return (pairs / spread.detach()).mean()
+    pairs = ((bias.sum(0) ** 2 - (bias ** 2).sum(0)) / (s * (s - 1))).mean()
+    if running is None:
+        return pairs
+    mean = bias.mean(0)
+    return pairs.detach() + (2 * running.to(mean.dtype) * (mean - mean.detach())).mean()
+
+
+class RunningMean:
+    """Exponential running mean over batches with Adam's start-up correction; ``memory`` batches wide."""
+
+    def __init__(self, memory: int):
+        self.decay = 1.0 - 1.0 / memory
+        self.total: Optional[Tensor] = None
+        self.count = 0
+
+    def value(self) -> Optional[Tensor]:
+        """The mean so far (None before the first update)."""
+        return None if self.total is None else self.total / (1 - self.decay ** self.count)
+
+    def update(self, value: Tensor) -> Optional[Tensor]:
+        """Add ``value`` (detached); returns the mean of the values before it, so that a batch is never
+        steered by its own noise."""
+        before = self.value()
+        value = value.detach()
+        self.total = (1 - self.decay) * value if self.total is None else self.decay * self.total + (1 - self.decay) * value
+        self.count += 1
+        return before
 
 
 class Objective(nn.Module):
@@ -206,6 +237,8 @@ class Objective(nn.Module):
         super().__init__()
         self.model = model
         self.config = config
+        # The size bias over earlier training batches (TrainConfig.rollout_drift_memory), per process.
+        self.size_bias = RunningMean(config.rollout_drift_memory) if config.rollout_drift_memory > 0 else None
 
     def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
                 bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
@@ -223,8 +256,10 @@ class Objective(nn.Module):
             future = torch.cat([history[k:], target.unsqueeze(0)])
             history, target = history[:k], future[0]
             if c.rollout_weight > 0 or c.rollout_local_weight > 0 or c.rollout_drift_weight > 0:
-                rollout = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs, c.rollout_samples,
-                                        local=c.rollout_local_weight > 0)
+                scores, bias = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs,
+                                             c.rollout_samples, local=c.rollout_local_weight > 0)
+                running = self.size_bias.update(bias.mean(0)) if augment and self.size_bias is not None else None
+                rollout = torch.cat([scores, size_drift(bias, running).to(scores.dtype).unsqueeze(0)])
         if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
             history = pushed_forward(m, embedding, history, bead_bonds, bead_graph, n_graphs,
                                      c.pushforward if augment else 0.0)

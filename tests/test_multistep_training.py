@@ -137,30 +137,47 @@ def test_local_rollout_score_scores_bond_lengths_and_angles():
 
 
 def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
-    """size_drift: zero in expectation for samples that scatter around the data without bias however
-    wide, the squared bias over the data's spread for a biased ensemble, and part of the loss with
+    """size_bias/size_drift: zero in expectation for samples that scatter around the data without bias
+    however wide, the squared bias over the data's spread for a biased ensemble; steered by a running
+    bias, the gradient is 2 · running · ∇(mean bias) and the value unchanged; part of the loss with
     rollout_drift_weight (refused without rollouts), its gradient reaching the score network."""
-    from openmm_cgml.train import Objective, batch_losses, size_drift
+    from openmm_cgml.train import Objective, RunningMean, batch_losses, size_bias, size_drift
 
     torch.manual_seed(0)
     start = torch.ones(4000, dtype=torch.float64)
     truth = start + 0.1 * torch.randn(1, 4000, dtype=torch.float64)                 # spread 0.1 of Rg²
     for width in (0.05, 0.3):
         unbiased = truth.unsqueeze(0) + width * torch.randn(2, 1, 4000, dtype=torch.float64)
-        assert abs(float(size_drift(unbiased, truth, start))) < 0.01
+        assert abs(float(size_drift(size_bias(unbiased, truth, start)))) < 0.01
     biased = truth.unsqueeze(0) + 0.05 + 0.1 * torch.randn(3, 1, 4000, dtype=torch.float64)
-    assert float(size_drift(biased, truth, start)) == pytest.approx((0.05 / 0.1) ** 2, rel=0.1)
+    assert float(size_drift(size_bias(biased, truth, start))) == pytest.approx((0.05 / 0.1) ** 2, rel=0.1)
+    bias = torch.tensor([[0.2, -0.1], [0.4, 0.3]], dtype=torch.float64, requires_grad=True)
+    steered = size_drift(bias, torch.tensor([0.5, -1.0], dtype=torch.float64))
+    assert float(steered.detach()) == pytest.approx(float(size_drift(bias.detach())))
+    steered.backward()
+    torch.testing.assert_close(bias.grad, torch.tensor([[0.25, -0.5], [0.25, -0.5]], dtype=torch.float64))
+    running = RunningMean(4)
+    assert running.update(torch.tensor(2.0)) is None and float(running.update(torch.tensor(0.0))) == 2.0
+    assert float(running.value()) == pytest.approx((0.75 * 0.25 * 2.0) / (1 - 0.75 ** 2))
     with pytest.raises(ValueError, match="rollout_drift_weight .* set rollout_steps"):
         TrainConfig.from_dict({"rollout_drift_weight": 1.0})
+    with pytest.raises(ValueError, match="rollout_drift_memory"):
+        TrainConfig.from_dict({"rollout_steps": 1, "rollout_drift_memory": -1})
     data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
     batch = collate([data[i] for i in range(4)])
     model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
                                    **SMALL))
     model.set_scales(*measure_scales(data, 100))
     objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_drift_weight=3.0,
-                                             sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
+                                             rollout_drift_memory=10, sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
     losses = batch_losses(objective, batch, True)
-    assert losses.shape == (7,) and losses[6].item() != 0
+    assert losses.shape == (7,) and losses[6].item() != 0 and objective.size_bias.count == 1
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 3 * losses[6]).item(), rel=1e-5)
     losses[6].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+    model.zero_grad()
+    batch_losses(objective, batch, True)[6].backward()                               # steered by the first batch
+    assert objective.size_bias.count == 2
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+    batch_losses(objective, batch, False)
+    assert objective.size_bias.count == 2                                            # validation leaves it alone
