@@ -40,10 +40,10 @@ class TrainConfig:
                                      # apart after each rollout step (bond lengths and angles: the local structure
                                      # a sampler with few score calls gets wrong; needs rollout_steps)
     rollout_drift_weight: float = 0.0  # weight of the squared bias of the batch's mean Rg² after each rollout step
-                                     # (train.size_drift: the pull of the chains' size back to its mean, which a
+                                     # (rollouts.size_drift: the pull of the chains' size back to its mean, which a
                                      # per-window CRPS barely sees; needs rollout_steps)
     rollout_drift_memory: int = 0    # batches over which the size bias is averaged to steer that score's gradient
-                                     # (train.size_drift; 0: the batch's own estimate, which its noise swamps).
+                                     # (rollouts.size_drift; 0: the batch's own estimate, which its noise swamps).
                                      # The average is kept per process and starts afresh on --resume
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0

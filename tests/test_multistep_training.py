@@ -40,7 +40,7 @@ def test_pushforward_replaces_the_newest_frame_by_the_models_own_sample(tmp_path
 
 
 def test_crps_is_the_ensemble_formula_and_is_lowest_for_the_true_spread():
-    from openmm_cgml.train import crps
+    from openmm_cgml.rollouts import crps
 
     a, b, y = torch.tensor([1.0]), torch.tensor([4.0]), torch.tensor([2.0])
     assert float(crps(torch.stack([a, b]), y)) == pytest.approx(0.5 * (1 + 2) - 0.5 * 3)
@@ -115,7 +115,8 @@ def test_local_rollout_score_scores_bond_lengths_and_angles():
     """rollout_local_weight: the CRPS of the distances of bead pairs one and two CG bonds apart after the
     model's own step is a separate term of the loss, its gradient reaches the score network, and it is
     refused without rollouts."""
-    from openmm_cgml.train import Objective, batch_losses, local_pairs
+    from openmm_cgml.rollouts import local_pairs
+    from openmm_cgml.train import Objective, batch_losses
 
     chain = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     assert local_pairs(chain, 5).T.tolist() == [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3], [2, 4], [3, 4]]
@@ -141,7 +142,8 @@ def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
     however wide, the squared bias over the data's spread for a biased ensemble; steered by a running
     bias, the gradient is 2 · running · ∇(mean bias) and the value unchanged; part of the loss with
     rollout_drift_weight (refused without rollouts), its gradient reaching the score network."""
-    from openmm_cgml.train import Objective, RunningMean, batch_losses, size_bias, size_drift
+    from openmm_cgml.rollouts import RunningMean, size_bias, size_drift
+    from openmm_cgml.train import Objective, batch_losses
 
     torch.manual_seed(0)
     start = torch.ones(4000, dtype=torch.float64)
