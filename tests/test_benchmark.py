@@ -50,6 +50,48 @@ def test_replay_stand_ins_have_known_answers():
         np.median([tau["cg"]["efold"] / tau["b"]["efold"]] * 2 + [slow["tau_ps"]["cg"]["efold"] / tau["b"]["efold"]] * 2))
 
 
+def test_spread_and_one_step_decorrelation_have_known_answers():
+    """The Rg spread and the decorrelation in one CG step are summarised for every sequence: a replay of
+    half A matches the ceiling's; a chain breathing twice as wide has twice the spread; a replay played
+    twice too slowly forgets in one step of 40 ps what MD forgets in 20 ps (τ 50 ps: (1 − e^−0.4) / (1 − e^−0.8))."""
+    md = [breathing_chain(seed) for seed in range(4)]
+    masses, bonds = np.full(6, 50.0), [(i, i + 1) for i in range(5)]
+    a_reps, _ = polymer.estimators.split_halves(md)
+    good = polymer.sequence_figures(replay(a_reps, 20.0), md, masses, bonds)
+    slow = polymer.sequence_figures(replay(a_reps, 20.0, slowdown=2.0), md, masses, bonds)
+    wide = [Replica(r.beads.mean(1, keepdims=True) + 2.0 * (r.beads - r.beads.mean(1, keepdims=True)), r.interval_ps, r.name)
+            for r in replay(a_reps, 20.0)]
+    wide = polymer.sequence_figures(wide, md, masses, bonds)
+    assert polymer.step_decorrelation(good, "cg") == pytest.approx(polymer.step_decorrelation(good, "a"), rel=1e-12)
+    assert polymer.step_decorrelation(good, "b") == pytest.approx(polymer.step_decorrelation(good, "a"), rel=0.2)
+    def ratio(figures):
+        return polymer.step_decorrelation(figures, "cg") / polymer.step_decorrelation(figures, "b")
+
+    assert ratio(slow) / ratio(good) == pytest.approx((1 - np.exp(-0.4)) / (1 - np.exp(-0.8)), abs=0.1)
+    assert wide["rg_std_nm"]["cg"] == pytest.approx(2 * good["rg_std_nm"]["cg"], rel=1e-9)
+    summary = polymer.across_sequences([good, slow, wide, good], n_boot=50)
+    ratios = [f["rg_std_nm"]["cg"] / f["rg_std_nm"]["b"] for f in (good, slow, wide, good)]
+    assert summary["rg_std_ratio"]["cg"]["median"] == pytest.approx(np.median(ratios))
+    assert summary["step_decorrelation_ratio"]["a"]["median"] == pytest.approx(
+        polymer.step_decorrelation(good, "a") / polymer.step_decorrelation(good, "b"))
+    assert set(summary["rg_std"]["cg"]) == {"pearson_r2", "R2", "log_slope"}
+    from openmm_cgml.benchmark.output import by_sequence, polymer_lines
+    names = [line[0] for line in polymer_lines(summary)]
+    assert "Rg spread (sd) CG/MD" in names and "Rg spread (sd), R²" in names
+    assert by_sequence(wide)["cg"]["rg_std_nm"] == pytest.approx(2 * by_sequence(good)["cg"]["rg_std_nm"])
+    assert by_sequence(slow)["cg"]["tau_efold"] == pytest.approx(2 * by_sequence(good)["cg"]["tau_efold"], rel=1e-9)
+
+
+def test_decorrelation_at_is_unmeasured_off_the_frames():
+    acf = [1.0, 0.9, 0.7, None]
+    assert polymer.estimators.decorrelation_at(acf, 2.0, 4.0) == pytest.approx(0.3)
+    assert np.isnan(polymer.estimators.decorrelation_at(acf, 2.0, 3.0))   # not a whole number of frames
+    assert np.isnan(polymer.estimators.decorrelation_at(acf, 2.0, 6.0))   # unmeasured
+    assert np.isnan(polymer.estimators.decorrelation_at(acf, 2.0, 20.0))  # beyond the ACF
+    with pytest.raises(ValueError, match="interval_ps must be positive"):
+        polymer.estimators.decorrelation_at(acf, 0.0, 2.0)
+
+
 def _polymer_dataset(tmp_path):
     sequences = ["SSLHRHLS", "RRHHSSLL"]
     jobs = [Job(f"{s}-r{r}", "polymer", s, 10 * i + r) for i, s in enumerate(sequences) for r in range(2)]
@@ -73,7 +115,7 @@ def test_polymer_benchmark_command_end_to_end(tmp_path, capsys):
     assert saved["beads"].ndim == 4 and saved["beads"].shape[-1] == 3 and saved["names"][0].startswith("replay of")
     printed = capsys.readouterr().out
     assert "mean Rg, Pearson r²: CG" in printed and "vs MD ceiling" in printed
-    assert all((out / name).stat().st_size > 0 for name in ("report.md", "scatter.png", "acf.png", "js.png"))
+    assert all((out / name).stat().st_size > 0 for name in ("report.md", "scatter.png", "acf.png", "js.png", "by_sequence.png"))
 
 
 def test_polymer_benchmark_repeats_average_the_cg_side_only(tmp_path):

@@ -197,3 +197,12 @@ def test_split_halves():
     assert estimators.split_halves(["a", "b", "c", "d"]) == (["a", "c"], ["b", "d"])
     with pytest.raises(ValueError, match="^split_halves: .*even"):
         estimators.split_halves([1, 2, 3])
+
+
+def test_log_slope_tells_a_model_that_pulls_chains_to_the_average():
+    md = np.array([0.04, 0.06, 0.1, 0.15, 0.18])
+    assert estimators.log_slope(md, 1.3 * md) == pytest.approx(1.0)           # the same differences, all wider
+    average = np.exp(np.log(md).mean())
+    assert estimators.log_slope(md, np.sqrt(md * average)) == pytest.approx(0.5)  # halfway to the average chain
+    assert np.isnan(estimators.log_slope(md[:2], md[:2]))
+    assert estimators.log_slope(np.append(md, np.nan), np.append(md, 1.0)) == pytest.approx(1.0)  # NaN pairs left out

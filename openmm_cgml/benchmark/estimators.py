@@ -83,6 +83,18 @@ def relaxation_times(series_list: Sequence, interval_ps: float) -> dict[str, flo
     return analysis.times_from_acf(pooled_autocorrelation(replicas, analysis.trusted_lags(shortest)), interval_ps)
 
 
+def decorrelation_at(acf: Sequence, interval_ps: float, lag_ps: float) -> float:
+    """1 − a normalised ACF (sampled every ``interval_ps``) at ``lag_ps``: how much of the fluctuation
+    one lag forgets.  Unlike a relaxation time it needs no zero crossing of the ACF, so it is measured
+    for slow series too.  NaN where the lag is not a whole number of frames, lies beyond the ACF, or
+    the ACF is unmeasured there (None or NaN)."""
+    _frame_interval(interval_ps, "decorrelation_at")
+    k = int(round(lag_ps / interval_ps))
+    if k < 1 or abs(k * interval_ps - lag_ps) > 1e-6 * lag_ps or k >= len(acf) or acf[k] is None:
+        return float("nan")
+    return 1.0 - float(acf[k])
+
+
 def _resample(n_items: int, n_boot: int, seed: int, name: str) -> np.ndarray:
     if int(n_boot) < 2:
         raise ValueError(f"{name}: n_boot must be at least 2, got {n_boot}")
@@ -172,6 +184,18 @@ def determination_r2(prediction, truth) -> float:
         return NAN
     total = np.sum((t - t.mean()) ** 2)
     return float(1.0 - np.sum((t - p) ** 2) / total) if total > 0 else NAN
+
+
+def log_slope(truth, prediction) -> float:
+    """Least-squares slope of log(prediction) on log(truth) over the finite positive pairs (NaN below
+    3 pairs): 1 when a model carries the items' differences over (whatever its overall bias), below 1
+    when it pulls every item towards the average one.  Noise in ``truth`` also pulls it below 1, so
+    read it beside the ceiling's."""
+    truth, prediction = np.asarray(truth, dtype=np.float64), np.asarray(prediction, dtype=np.float64)
+    keep = np.isfinite(truth) & np.isfinite(prediction) & (truth > 0) & (prediction > 0)
+    if keep.sum() < 3 or np.ptp(np.log(truth[keep])) == 0:
+        return float("nan")
+    return float(np.polyfit(np.log(truth[keep]), np.log(prediction[keep]), 1)[0])
 
 
 def _interval(values: np.ndarray, level: float):

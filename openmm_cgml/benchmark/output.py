@@ -11,6 +11,7 @@ import numpy as np
 
 from ..files import write_atomically
 from ..report import clean
+from . import estimators
 from .gates import gates_met, gates_of
 
 
@@ -39,9 +40,17 @@ def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
     for method, values in summary["tau"].items():
         rows += [(f"τ(Rg²) by {method}, Pearson r²", values["cg"]["pearson_r2"], values["a"]["pearson_r2"]),
                  (f"τ(Rg²) by {method}, R²", values["cg"]["R2"], values["a"]["R2"])]
+    if "rg_std" in summary:  # results written before the spread was summarised lack it
+        rows += [("Rg spread (sd), R²", summary["rg_std"]["cg"]["R2"], summary["rg_std"]["a"]["R2"]),
+                 ("Rg spread (sd), slope of log CG on log MD (1: the chains' differences kept)",
+                  summary["rg_std"]["cg"]["log_slope"], summary["rg_std"]["a"]["log_slope"])]
     lines = [(name, _v(cg), _v(ceiling)) for name, cg, ceiling in rows]
     for method, values in summary["tau_ratio"].items():
         lines.append((f"τ_CG/τ_MD by {method}", _ratio(values["cg"]), _ratio(values["a"])))
+    for key, name in (("rg_std_ratio", "Rg spread (sd) CG/MD"),
+                      ("step_decorrelation_ratio", "Rg² decorrelation in one CG step (1 − ACF) CG/MD")):
+        if key in summary:
+            lines.append((name, _ratio(summary[key]["cg"]), _ratio(summary[key]["a"])))
     for key, values in summary["js_bits"].items():
         lines.append((f"JS of {key.replace('_', ' ')} (bits)", _v(values["cg"]), _v(values["a"])))
     for q, values in summary["close_contacts"].items():
@@ -193,7 +202,52 @@ def _polymer_plots(results: dict, out: Path) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "js.png", dpi=100)
     plt.close(fig)
-    return ["scatter.png", "acf.png", "js.png"]
+    _by_sequence_plot(seqs, out / "by_sequence.png")
+    return ["scatter.png", "acf.png", "js.png", "by_sequence.png"]
+
+
+BY_SEQUENCE = (("rg_std_nm", "Rg spread (sd)"), ("decorrelation", "Rg² decorrelation in one CG step"),
+               ("tau_efold", "τ(Rg²), 1/e"))
+
+
+def by_sequence(figures: dict) -> dict[str, dict[str, float]]:
+    """Per sequence, side "cg" or "a" over MD half B: the ratios of ``BY_SEQUENCE``, beside MD half B's mean Rg."""
+    def value(key, side):
+        if key == "rg_std_nm":
+            return figures["rg_std_nm"][side]
+        if key == "tau_efold":
+            return figures["tau_ps"][side]["efold"]
+        return estimators.decorrelation_at(figures["acf"][side], figures["frame_interval_ps"][side],
+                                           figures["frame_interval_ps"]["cg"])
+
+    def ratio(key, side):
+        top, bottom = value(key, side), value(key, "b")
+        return float("nan") if top is None or bottom is None or not bottom else top / bottom
+
+    return {side: {key: ratio(key, side) for key, _ in BY_SEQUENCE} for side in ("cg", "a")}
+
+
+def _by_sequence_plot(seqs: dict, path: Path) -> None:
+    """Each sequence's ratios to MD half B (``by_sequence``) against its compactness (MD's mean Rg):
+    whether a model's errors follow the kind of chain."""
+    import matplotlib.pyplot as plt
+
+    names = sorted(seqs, key=lambda s: seqs[s]["rg_mean_nm"]["b"])
+    x = np.array([seqs[s]["rg_mean_nm"]["b"] for s in names])
+    ratios = [by_sequence(seqs[s]) for s in names]
+    fig, axes = plt.subplots(1, len(BY_SEQUENCE), figsize=(4.2 * len(BY_SEQUENCE), 3.6), sharey=True)
+    for ax, (key, label) in zip(axes, BY_SEQUENCE):
+        for side, colour, text in (("a", "tab:blue", "MD half A (ceiling)"), ("cg", "tab:red", "CG")):
+            ax.scatter(x, [r[side][key] for r in ratios], color=colour, s=18, label=text)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("MD half B: mean Rg (nm)")
+        ax.set_title(f"{label} / MD half B's", fontsize=9)
+    axes[0].set_ylabel("ratio to MD half B")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _ramachandran_plot(results: dict, out: Path) -> list[str]:

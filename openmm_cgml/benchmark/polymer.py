@@ -93,6 +93,13 @@ def sequence_figures(cg: list[Replica], md: list[Replica], masses, bonds, seed: 
     return out
 
 
+def step_decorrelation(figures: dict, side: str) -> float:
+    """``estimators.decorrelation_at`` one CG step (the CG side's frame interval) of one side of one
+    sequence's figures."""
+    return estimators.decorrelation_at(figures["acf"][side], figures["frame_interval_ps"][side],
+                                       figures["frame_interval_ps"]["cg"])
+
+
 def _median(values) -> float:
     """Median of the finite values; NaN (without a warning) when there are none (lags beyond every run)."""
     finite = values[np.isfinite(values)]
@@ -114,12 +121,20 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
     def boot(statistic):
         return estimators.bootstrap_items(statistic, n, n_boot, seed)
 
-    out = {"sequences": n, "rg_mean": {}, "tau": {}, "tau_ratio": {}, "js_bits": {}, "close_contacts": {}, "msd_ratio": {}}
-    truth = pick(("rg_mean_nm", "b"))
+    out = {"sequences": n, "rg_mean": {}, "rg_std": {}, "rg_std_ratio": {}, "step_decorrelation_ratio": {}, "tau": {},
+           "tau_ratio": {}, "js_bits": {}, "close_contacts": {}, "msd_ratio": {}}
+    for key in ("rg_mean", "rg_std"):
+        truth = pick((f"{key}_nm", "b"))
+        for side in ("cg", "a"):
+            x = pick((f"{key}_nm", side))
+            out[key][side] = {"pearson_r2": boot(lambda i: estimators.pearson_r2(x[i], truth[i])),
+                              "R2": boot(lambda i: estimators.determination_r2(x[i], truth[i]))}
+            if key == "rg_std":
+                out["rg_std"][side]["log_slope"] = boot(lambda i: estimators.log_slope(truth[i], x[i]))
+                out["rg_std_ratio"][side] = estimators.ratio_summary(x / truth)
     for side in ("cg", "a"):
-        x = pick(("rg_mean_nm", side))
-        out["rg_mean"][side] = {"pearson_r2": boot(lambda i: estimators.pearson_r2(x[i], truth[i])),
-                                "R2": boot(lambda i: estimators.determination_r2(x[i], truth[i]))}
+        out["step_decorrelation_ratio"][side] = estimators.ratio_summary(
+            np.array([step_decorrelation(f, side) / step_decorrelation(f, "b") for f in figures]))
     for method in TAU_METHODS:
         truth = pick(("tau_ps", "b", method))
         out["tau"][method], out["tau_ratio"][method] = {}, {}

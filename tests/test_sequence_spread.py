@@ -1,0 +1,50 @@
+"""The per-sequence spread diagnostic (benchmarks/sequence_spread.py): its figures and the slope that
+tells whether a model carries the chains' differences over, on series with known answers."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sequence_spread.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("sequence_spread", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def breathing(seed, sd, tau_steps, n=20000, mean=1.0):
+    """An Rg series: an Ornstein–Uhlenbeck process of spread ``sd`` and relaxation ``tau_steps`` steps."""
+    rng = np.random.default_rng(seed)
+    a = np.exp(-1.0 / tau_steps)
+    x = np.empty(n)
+    x[0] = 0.0
+    noise = rng.normal(scale=np.sqrt(1 - a * a), size=n)
+    for t in range(1, n):
+        x[t] = a * x[t - 1] + noise[t]
+    return mean + sd * x
+
+
+def test_figures_of_a_known_series(script):
+    rg = breathing(0, 0.05, 10.0)
+    f = script.figures_of(rg, 20.0)
+    assert f["rg_mean_nm"] == pytest.approx(1.0, abs=0.01)
+    assert f["rg_sd_nm"] == pytest.approx(0.05, rel=0.1)
+    # Rg² ≈ 1 + 2 δ for small δ: the same relaxation as Rg
+    assert f["decorrelation"] == pytest.approx(1 - np.exp(-0.1), rel=0.15)
+    assert f["tau_efold_ps"] == pytest.approx(200.0, rel=0.2)
+
+
+def test_summarise_gives_slopes_and_ratios_with_intervals(script):
+    rows = [{"md": {k: v for k, v in zip(script.FIGURES, (1.0, sd, 0.1, 200.0))},
+             "cg": {k: v for k, v in zip(script.FIGURES, (1.1, 2 * sd, 0.1, 200.0))}} for sd in (0.04, 0.08, 0.12, 0.16)]
+    summary = script.summarise(rows, n_boot=50, seed=0)
+    assert summary["sequences"] == 4
+    assert summary["rg_sd_nm"]["slope"]["value"] == pytest.approx(1.0)
+    assert summary["rg_sd_nm"]["median_ratio"]["value"] == pytest.approx(2.0)
+    assert summary["rg_mean_nm"]["median_ratio"]["value"] == pytest.approx(1.1)
+    assert summary["rg_sd_nm"]["slope"]["low"] <= 1.0 <= summary["rg_sd_nm"]["slope"]["high"]
