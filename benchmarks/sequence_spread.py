@@ -81,6 +81,7 @@ def plot(rows: list[dict], splits: list[str], path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     labels = {"rg_mean_nm": "mean Rg (nm)", "rg_sd_nm": "Rg spread, sd (nm)",
               "decorrelation": "Rg² decorrelation in one CG step", "tau_efold_ps": "τ(Rg²), 1/e (ps)"}
@@ -95,8 +96,16 @@ def plot(rows: list[dict], splits: list[str], path: Path, title: str) -> None:
             every += [v for v in md + cg if v is not None and np.isfinite(v) and v > 0]
         lo, hi = min(every) * 0.8, max(every) * 1.25
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.7)
+        if key == "rg_mean_nm":  # less than a factor of 2: linear axes
+            ax.set_xlabel(f"MD: {labels[key]}")
+            ax.set_ylabel(f"CG: {labels[key]}")
+            continue
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+            axis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(f"MD: {labels[key]}")
         ax.set_ylabel(f"CG: {labels[key]}")
     axes[0].legend(fontsize=8)

@@ -8,6 +8,9 @@ from pathlib import Path
 from .nn import ModelConfig
 
 
+SIZE_UNITS = ("start", "run_spread")  # TrainConfig.rollout_size_units
+
+
 @dataclass
 class TrainConfig:
     """Optimisation and augmentation settings.  Noise levels are in units of the displacement scale
@@ -39,6 +42,10 @@ class TrainConfig:
     rollout_local_weight: float = 0.0  # weight of the CRPS of the distances between beads one and two CG bonds
                                      # apart after each rollout step (bond lengths and angles: the local structure
                                      # a sampler with few score calls gets wrong; needs rollout_steps)
+    rollout_size_units: str = "start"  # the units of each window's Rg² in the rollout CRPS: "start", its Rg² at the
+                                     # window's start (compact and swollen chains weighed by their size), or
+                                     # "run_spread", the sd of Rg² over the window's run (each chain by its own
+                                     # size fluctuations, so a compact globule's count as much as a swollen coil's)
     rollout_drift_weight: float = 0.0  # weight of the squared bias of the batch's mean Rg² after each rollout step
                                      # (rollouts.size_drift: the pull of the chains' size back to its mean, which a
                                      # per-window CRPS barely sees; needs rollout_steps)
@@ -65,6 +72,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: sigma_tilt must be at least 0, got {config.sigma_tilt}")
         if config.rollout_steps > 0 and config.pushforward > 0:
             raise ValueError("TrainConfig: rollout_steps and pushforward both lengthen the windows; use one of them")
+        if config.rollout_size_units not in SIZE_UNITS:
+            raise ValueError(f"TrainConfig: rollout_size_units must be one of {SIZE_UNITS}, got {config.rollout_size_units!r}")
         if config.rollout_drift_memory < 0:
             raise ValueError(f"TrainConfig: rollout_drift_memory must be at least 0, got {config.rollout_drift_memory}")
         for name in ("rollout_local_weight", "rollout_drift_weight"):

@@ -7,9 +7,11 @@ Its first fields are the inputs of the contract's ``embed`` and ``step`` (``cont
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import openmm
@@ -35,6 +37,7 @@ class WindowBatch:
     history: Tensor
     target: Tensor         # (n_beads, 3)
     n_graphs: int
+    size_spread: Optional[Tensor] = None  # (n_graphs,) the sd of Rg² (nm², beads weighted alike) over each window's run
 
     @property
     def n_beads(self) -> int:
@@ -65,6 +68,8 @@ def collate(windows: list[WindowBatch]) -> WindowBatch:
         history=torch.cat([w.history for w in windows], 1),
         target=torch.cat([w.target for w in windows]),
         n_graphs=int(graph_offsets[-1]),
+        size_spread=(torch.cat([w.size_spread for w in windows])
+                     if all(w.size_spread is not None for w in windows) else None),
     )
 
 
@@ -83,6 +88,16 @@ class BeadTrajectory:
     centres: Tensor        # (n_frames, n_beads, 3) float64, nm
     frame_interval_ps: float
 
+    @functools.cached_property
+    def size_spread(self) -> float:
+        """The sd of Rg² over the second half of the run's frames (nm², beads weighted alike, as
+        ``rollouts.rollout_statistics``): each chain's own scale of size fluctuations, small for compact
+        globules, large for swollen coils.  The first half is left out because chains start extended
+        and a sticky chain's collapse would swamp its fluctuations."""
+        x = self.centres[self.centres.shape[0] // 2:]
+        rg2 = ((x - x.mean(1, keepdim=True)) ** 2).sum(-1).mean(1)
+        return float(rg2.std())
+
     def window_count(self, history_length: int, stride: int) -> int:
         return max(0, self.centres.shape[0] - history_length * stride)
 
@@ -97,7 +112,8 @@ class BeadTrajectory:
         n_beads = self.mapping.n_beads
         return WindowBatch(self.atom_features, self.atom_bonds, torch.tensor(self.mapping.bead_of_atom),
                            torch.tensor(self.mapping.atom_masses, dtype=torch.float64), self.bead_bonds,
-                           torch.zeros(n_beads, dtype=torch.long), frames[:-1], frames[-1], 1)
+                           torch.zeros(n_beads, dtype=torch.long), frames[:-1], frames[-1], 1,
+                           torch.tensor([self.size_spread], dtype=torch.float64))
 
 
 def superpose(frames: Tensor, reference: Tensor) -> Tensor:

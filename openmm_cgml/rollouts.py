@@ -54,18 +54,20 @@ def pair_distances(x: Tensor, pairs: Tensor) -> Tensor:
 
 
 def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future: Tensor, bead_bonds: Tensor,
-                  bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False) -> tuple[Tensor, Tensor]:
+                  bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False,
+                  size_units: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """Multi-step training: ``samples`` rollouts of len(future) steps per window with the model's own
     sampler (``Propagator.sample``, refinement included), each step's new frame the next step's newest
     history frame.  Returns two scores (dimensionless), each averaged over steps: the CRPS of per-window
-    Rg² (over the true start's) and bead MSD (over 3 × the displacement scale²) against the true frames;
+    Rg² (over the true start's, or over ``size_units`` (n_graphs,) nm² where given) and bead MSD (over 3 × the displacement scale²) against the true frames;
     and, with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
     displacement scale; bonds and angles, which the per-window figures do not see), else 0.  Also returns
     each rollout's bias of the batch's size after each step (``size_bias``; samples, steps)."""
     start = history[-1]
     truth = torch.stack([rollout_statistics(f, start, bead_graph, n_graphs) for f in future])  # (n, G, 2)
     scale = float(model.dynamics.displacement_scale)
-    norm = torch.stack([rollout_statistics(start, start, bead_graph, n_graphs)[:, 0],
+    start_rg2 = rollout_statistics(start, start, bead_graph, n_graphs)[:, 0]
+    norm = torch.stack([start_rg2 if size_units is None else size_units.to(start.dtype),
                         torch.full((n_graphs,), 3 * scale ** 2, dtype=start.dtype, device=start.device)], 1)
     pairs = local_pairs(bead_bonds, start.shape[0]) if local else None
     runs, distances = [], []
@@ -82,7 +84,7 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
             distances.append(torch.stack(near))
     runs = torch.stack(runs)                                                            # (samples, n, G, 2)
     windows = crps(runs / norm, truth / norm).mean()
-    bias = size_bias(runs[..., 0], truth[..., 0], norm[:, 0])
+    bias = size_bias(runs[..., 0], truth[..., 0], start_rg2)
     if pairs is None or pairs.shape[1] == 0:
         return torch.stack([windows, torch.zeros_like(windows)]), bias
     true_distances = torch.stack([pair_distances(f, pairs) for f in future])

@@ -121,7 +121,7 @@ class Objective(nn.Module):
 
     def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
                 bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
-                augment: bool) -> Tensor:
+                augment: bool, size_spread: Optional[Tensor] = None) -> Tensor:
         """Returns [loss, nll, dsm, mse, rollout, local, drift] (nll per bead and axis, dsm and mse per axis,
         the rollout scores per window and step, per bonded pair and step, and of the batch's size,
         ``rollout_score``; dimensionless)."""
@@ -135,8 +135,11 @@ class Objective(nn.Module):
             future = torch.cat([history[k:], target.unsqueeze(0)])
             history, target = history[:k], future[0]
             if c.rollout_weight > 0 or c.rollout_local_weight > 0 or c.rollout_drift_weight > 0:
+                if c.rollout_size_units == "run_spread" and size_spread is None:
+                    raise ValueError("rollout_size_units 'run_spread' needs windows that carry their run's size_spread")
                 scores, bias = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs,
-                                             c.rollout_samples, local=c.rollout_local_weight > 0)
+                                             c.rollout_samples, local=c.rollout_local_weight > 0,
+                                             size_units=size_spread if c.rollout_size_units == "run_spread" else None)
                 running = self.size_bias.update(bias.mean(0)) if augment and self.size_bias is not None else None
                 rollout = torch.cat([scores, size_drift(bias, running).to(scores.dtype).unsqueeze(0)])
         if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
@@ -178,7 +181,7 @@ def noise_levels(c: TrainConfig, n: int, dtype=torch.float64, device=None) -> Te
 
 def batch_losses(objective: nn.Module, batch: WindowBatch, augment: bool) -> Tensor:
     return objective(batch.atom_features, batch.atom_bonds, batch.bead_of_atom, batch.atom_masses, batch.bead_bonds,
-                     batch.bead_graph, batch.history, batch.target, batch.n_graphs, augment)
+                     batch.bead_graph, batch.history, batch.target, batch.n_graphs, augment, batch.size_spread)
 
 
 # -------------------------------------------------------------------------------------- training

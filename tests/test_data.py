@@ -37,6 +37,22 @@ def test_window_shapes_and_strides(k, cg_step_ps):
     assert int(batch.bead_of_atom.max()) + 1 == batch.n_beads and batch.bead_graph.tolist().count(2) == n_beads
 
 
+def test_windows_carry_their_runs_size_spread():
+    """Each window carries the sd of Rg² over the second half of its run (the chain's own scale of size
+    fluctuations, for TrainConfig.rollout_size_units), and a batch one per window."""
+    runs = data.load_split(SAMPLE, "train")
+    windows = data.Windows(runs, 2, 4.0)
+    for run in runs[:2]:
+        x = run.centres[50:]
+        rg2 = ((x - x.mean(1, keepdim=True)) ** 2).sum(-1).mean(1)
+        assert run.size_spread == pytest.approx(float(rg2.std()), rel=1e-12) and run.size_spread > 0
+    last = windows[len(windows) - 1]
+    assert last.size_spread.tolist() == [runs[-1].size_spread]
+    batch = data.collate([windows[0], last])
+    assert batch.size_spread.tolist() == [runs[0].size_spread, runs[-1].size_spread]
+    assert runs[0].size_spread != runs[-1].size_spread
+
+
 def _rotation(seed: int) -> torch.Tensor:
     q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)))
     return q * torch.sign(torch.linalg.det(q))  # a proper rotation

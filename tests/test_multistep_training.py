@@ -183,3 +183,41 @@ def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
     batch_losses(objective, batch, False)
     assert objective.size_bias.count == 2                                            # validation leaves it alone
+
+
+def test_rollout_size_units_weigh_each_chain_by_its_own_size_fluctuations():
+    """rollout_size_units "run_spread": the CRPS of each window's Rg² is in units of its run's sd of Rg²
+    (``WindowBatch.size_spread``) instead of its start's Rg²: the same score when those units are the
+    start's Rg², a larger one for smaller units; refused for unknown units and for windows without it."""
+    from openmm_cgml.rollouts import rollout_score, rollout_statistics
+    from openmm_cgml.train import Objective, batch_losses
+
+    with pytest.raises(ValueError, match="rollout_size_units"):
+        TrainConfig.from_dict({"rollout_size_units": "size"})
+    data = ChainWindows(history_length=3 + 2, n_chains=2, n_frames=14)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=2, **SMALL)).double()
+    model.set_scales(*measure_scales(data, 100))
+    embedding = model.embed(batch.atom_features, batch.atom_bonds, batch.bead_of_atom, batch.atom_masses)
+    history = batch.history.double()
+    future = torch.cat([history[3:], batch.target.double().unsqueeze(0)])
+    start_rg2 = rollout_statistics(history[2], history[2], batch.bead_graph, batch.n_graphs)[:, 0]
+
+    def window_score(units):
+        torch.manual_seed(5)
+        with torch.no_grad():
+            return float(rollout_score(model, embedding, history[:3], future, batch.bead_bonds, batch.bead_graph,
+                                       batch.n_graphs, 2, size_units=units)[0][0])
+
+    assert window_score(start_rg2) == pytest.approx(window_score(None), rel=1e-12)
+    assert window_score(start_rg2 / 4) > window_score(None)
+    objective = Objective(model, TrainConfig(rollout_steps=3, rollout_size_units="run_spread", input_noise=0.0,
+                                             truncate_prob=0.0))
+    assert batch.size_spread is None
+    with pytest.raises(ValueError, match="size_spread"):
+        batch_losses(objective, batch, True)
+    batch.size_spread = start_rg2 / 4
+    losses = batch_losses(objective, batch, True)
+    assert torch.isfinite(losses).all() and losses[4].item() > 0
+
