@@ -40,11 +40,15 @@ def test_figures_of_a_known_series(script):
 
 
 def test_summarise_gives_slopes_and_ratios_with_intervals(script):
-    rows = [{"md": {k: v for k, v in zip(script.FIGURES, (1.0, sd, 0.1, 200.0))},
-             "cg": {k: v for k, v in zip(script.FIGURES, (1.1, 2 * sd, 0.1, 200.0))}} for sd in (0.04, 0.08, 0.12, 0.16)]
+    def figures(mean, sd):
+        return dict(zip(script.FIGURES, (mean, sd, 0.1, 200.0)))
+
+    rows = [{"md": figures(1.0, sd), "cg": figures(1.1, 2 * sd), "md_first_half": figures(1.0, sd),
+             "md_second_half": figures(1.0, np.sqrt(sd * 0.1))} for sd in (0.04, 0.08, 0.12, 0.16)]
     summary = script.summarise(rows, n_boot=50, seed=0)
     assert summary["sequences"] == 4
     assert summary["rg_sd_nm"]["slope"]["value"] == pytest.approx(1.0)
     assert summary["rg_sd_nm"]["median_ratio"]["value"] == pytest.approx(2.0)
     assert summary["rg_mean_nm"]["median_ratio"]["value"] == pytest.approx(1.1)
     assert summary["rg_sd_nm"]["slope"]["low"] <= 1.0 <= summary["rg_sd_nm"]["slope"]["high"]
+    assert summary["rg_sd_nm"]["ceiling_slope"]["value"] == pytest.approx(0.5)  # halves pulled halfway to 0.1
