@@ -9,7 +9,8 @@ may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhea
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 ``<!-- gates: PATH -->`` lists every fidelity gate of a run (``benchmark.gates``).
-A ``compare`` of ``benchmarks/peptide_equilibrium.py`` runs is a row per model and per MD reference.
+A ``compare`` of ``benchmarks/peptide_equilibrium.py`` runs is a row per model and per MD reference, one of
+``benchmarks/sequence_spread.py`` runs a row per model and split.
 
     python scripts/results_tables.py README.md openmm_cgml/models/polymer.md
 """
@@ -27,7 +28,8 @@ from openmm_cgml.benchmark import output
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- (?P<kind>table|compare|gates): (?P<path>[^>]+?) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
 KEY_FIGURES = ("mean Rg, R²", "by integral, Pearson", "τ_CG/τ_MD by integral", "JS of rg", "JS of bond lengths",
-               "JS of bond angles", "below MD's 0.1%", "MSD at 100 ps", "MSD at 1000 ps", "gates met", "per wall second")
+               "JS of bond angles", "below MD's 0.1%", "MSD at 100 ps", "MSD at 1000 ps", "gates met", "per wall second",
+               "Rg spread (sd), slope", "Rg spread (sd) CG/MD", "decorrelation in one CG step")
 
 
 def _number(x: float) -> str:
@@ -304,8 +306,37 @@ def equilibrium_table(runs: list[dict]) -> str:
     return "\n".join(head + body) + "\n"
 
 
+SPREAD_FIGURES = (("rg_mean_nm", "mean Rg"), ("rg_sd_nm", "Rg spread"), ("decorrelation", "decorrelation in one step"),
+                  ("tau_efold_ps", "τ(Rg²) 1/e"))
+
+
+def spread_table(runs: list[dict]) -> str:
+    """``benchmarks/sequence_spread.py`` runs: per model and split, the slope of log CG on log MD of each
+    figure with its interval (MD halves' slope, the ceiling, in a row of its own) and the median ratio."""
+    splits = runs[0]["splits"]
+    head = ["; ".join(f"`{r['command']}`" for r in runs), "",
+            "| model | split | " + " | ".join(f"{label}: slope [95 %]; median CG/MD" for _, label in SPREAD_FIGURES) + " |",
+            "|---|---|" + "---|" * len(SPREAD_FIGURES)]
+    body = []
+    for r in runs:
+        name = f"`{Path(r['model']['path']).name}` ({r['model']['weights_sha256'][:12]})"
+        for split in splits:
+            s = r["summary"][split]
+            body.append(f"| {name} | {split} ({s['sequences']}) | " + " | ".join(
+                f"{_number(s[key]['slope']['value'])} [{_number(s[key]['slope']['low'])}, {_number(s[key]['slope']['high'])}]; "
+                f"{_number(s[key]['median_ratio']['value'])}" for key, _ in SPREAD_FIGURES) + " |")
+    for split in splits:
+        s = runs[0]["summary"][split]
+        body.append(f"| MD, second half of each run on its first | {split} | " + " | ".join(
+            f"{_number(s[key]['ceiling_slope']['value'])} [{_number(s[key]['ceiling_slope']['low'])}, "
+            f"{_number(s[key]['ceiling_slope']['high'])}]" for key, _ in SPREAD_FIGURES) + " |")
+    return "\n".join(head + body) + "\n"
+
+
 def comparison(paths: list[Path]) -> str:
     runs = [json.loads(path.read_text()) for path in paths]
+    if "sequence_spread.py" in runs[0].get("command", ""):
+        return spread_table(runs)
     if runs[0]["benchmark"] == "peptide-equilibrium":
         return equilibrium_table(runs)
     rows = [dict((name.split(" / MD's")[0], (cg, ceiling)) for name, cg, ceiling in _lines(r)) for r in runs]
