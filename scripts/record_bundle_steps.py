@@ -32,12 +32,18 @@ POLYMER_SEQUENCE = "SRRSRRRSRSRSRSRSHSRR"  # the demo's held-out chain
 
 
 def cpu() -> str:
-    """The vector kernels torch's CPU code runs with on this machine (AVX2, AVX512, ...) and the
-    processor's model name: two processors with the same kernels but of another make round
-    differently (torch's math libraries choose their code paths by vendor too)."""
-    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-             if line.startswith("model name")] if Path("/proc/cpuinfo").is_file() else []
-    return f"{torch.backends.cpu.get_cpu_capability()}, {names[0] if names else platform.machine()}"
+    """The vector kernels torch's CPU code runs with on this machine (AVX2, AVX512, ...), the
+    processor's model name and its family and model numbers: two processors with the same kernels but
+    of another make or generation round differently (torch's math libraries choose their code paths by
+    vendor and generation; a virtual machine may name every generation alike, "AMD EPYC")."""
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+
+    def first(key):
+        return next((line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == key), None)
+
+    name, family, model = first("model name"), first("cpu family"), first("model")
+    generation = f", family {family} model {model}" if family is not None and model is not None else ""
+    return f"{torch.backends.cpu.get_cpu_capability()}, {name or platform.machine()}{generation}"
 
 
 def molecule_for(name: str):
