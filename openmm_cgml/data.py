@@ -18,6 +18,7 @@ import openmm
 import torch
 from torch import Tensor
 
+from .analysis import radius_of_gyration
 from .features import atom_bonds, atom_features
 from .mapping import BeadMapping
 from .reference import DATASET_FILE
@@ -91,12 +92,11 @@ class BeadTrajectory:
     @functools.cached_property
     def size_spread(self) -> float:
         """The sd of Rg² over the second half of the run's frames (nm², beads weighted alike, as
-        ``rollouts.rollout_statistics``): each chain's own scale of size fluctuations, small for compact
+        ``rollouts.rollout_statistics`` weighs them): each chain's own scale of size fluctuations, small for compact
         globules, large for swollen coils.  The first half is left out because chains start extended
         and a sticky chain's collapse would swamp its fluctuations."""
-        x = self.centres[self.centres.shape[0] // 2:]
-        rg2 = ((x - x.mean(1, keepdim=True)) ** 2).sum(-1).mean(1)
-        return float(rg2.std())
+        rg2 = radius_of_gyration(self.centres[self.centres.shape[0] // 2:].numpy()) ** 2
+        return float(rg2.std(ddof=1))
 
     def window_count(self, history_length: int, stride: int) -> int:
         return max(0, self.centres.shape[0] - history_length * stride)

@@ -13,16 +13,22 @@ from openmm_cgml.cli import main as cgml
 from openmm_cgml.reference import Job, RunSettings, generate
 
 
-def breathing_chain(seed, n_frames=6000, tau_frames=25.0, interval_ps=2.0):
-    """A 6-bead chain whose size breathes as an Ornstein–Uhlenbeck process (relaxation time of
-    the scale ``tau_frames`` frames), with small independent jitter: Rg² relaxes on that scale."""
-    rng = np.random.default_rng(seed)
+def ornstein_uhlenbeck(rng, n_frames, tau_frames):
+    """A unit-variance Ornstein–Uhlenbeck series of ``n_frames`` relaxing in ``tau_frames`` frames, from 0."""
     a = np.exp(-1.0 / tau_frames)
     s = np.empty(n_frames)
     s[0] = 0.0
     noise = rng.normal(scale=np.sqrt(1 - a * a), size=n_frames)
     for t in range(1, n_frames):
         s[t] = a * s[t - 1] + noise[t]
+    return s
+
+
+def breathing_chain(seed, n_frames=6000, tau_frames=25.0, interval_ps=2.0):
+    """A 6-bead chain whose size breathes as an Ornstein–Uhlenbeck process (relaxation time of
+    the scale ``tau_frames`` frames), with small independent jitter: Rg² relaxes on that scale."""
+    rng = np.random.default_rng(seed)
+    s = ornstein_uhlenbeck(rng, n_frames, tau_frames)
     base = np.array([[0.38 * i, 0.1 * (i % 2), 0.0] for i in range(6)])
     x = base[None] * (1.0 + 0.15 * s)[:, None, None] + rng.normal(scale=0.01, size=(n_frames, 6, 3))
     return Replica(x, interval_ps, f"synthetic-{seed}")

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_benchmark import ornstein_uhlenbeck
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sequence_spread.py"
 
 
@@ -19,14 +21,7 @@ def script():
 
 def breathing(seed, sd, tau_steps, n=20000, mean=1.0):
     """An Rg series: an Ornstein–Uhlenbeck process of spread ``sd`` and relaxation ``tau_steps`` steps."""
-    rng = np.random.default_rng(seed)
-    a = np.exp(-1.0 / tau_steps)
-    x = np.empty(n)
-    x[0] = 0.0
-    noise = rng.normal(scale=np.sqrt(1 - a * a), size=n)
-    for t in range(1, n):
-        x[t] = a * x[t - 1] + noise[t]
-    return mean + sd * x
+    return mean + sd * ornstein_uhlenbeck(np.random.default_rng(seed), n, tau_steps)
 
 
 def test_figures_of_a_known_series(script):

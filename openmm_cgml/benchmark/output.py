@@ -11,8 +11,8 @@ import numpy as np
 
 from ..files import write_atomically
 from ..report import clean
-from . import estimators
 from .gates import gates_met, gates_of
+from .polymer import step_decorrelation
 
 
 def _v(entry) -> str:
@@ -217,8 +217,7 @@ def by_sequence(figures: dict) -> dict[str, dict[str, float]]:
             return figures["rg_std_nm"][side]
         if key == "tau_efold":
             return figures["tau_ps"][side]["efold"]
-        return estimators.decorrelation_at(figures["acf"][side], figures["frame_interval_ps"][side],
-                                           figures["frame_interval_ps"]["cg"])
+        return step_decorrelation(figures, side)
 
     def ratio(key, side):
         top, bottom = value(key, side), value(key, "b")
