@@ -195,6 +195,26 @@ def benchmark_polymer_jobs(preset: dict | None = None) -> tuple[list[Job], dict[
     return jobs, splits
 
 
+def polymer_jobs(options: dict, extra_train: int = 0) -> tuple[list[Job], dict[str, list[str]]]:
+    """A polymer dataset's runs, one per sequence (seed = options' seed + its index), split 4 : 1 : 1;
+    ``extra_train`` more sequences are drawn after them from the same stream, skipping the fidelity
+    benchmark's sequences, and join the train split only: the first sequences, their seeds and the
+    validation and test splits are those of the dataset made without them."""
+    if extra_train < 0:
+        raise ValueError(f"extra train sequences must be >= 0, got {extra_train}")
+    first = options["sequences"]
+    count, held_out = first + extra_train, {job.source for job in benchmark_polymer_jobs()[0]} if extra_train else set()
+    while True:  # draw on until enough new sequences avoid the benchmark's
+        drawn = polymers.random_sequences(count, options["length"], options["seed"])
+        extra = [s for s in drawn[first:] if s not in held_out][:extra_train]
+        if len(extra) == extra_train:
+            break
+        count += extra_train - len(extra)
+    splits = split_polymers(drawn[:first])
+    splits["train"] = splits["train"] + extra
+    return [Job(s, "polymer", s, options["seed"] + i) for i, s in enumerate(drawn) if i < first or s in extra], splits
+
+
 def split_polymers(sequences: list[str]) -> dict[str, list[str]]:
     """Train / validation / test by sequence (4 : 1 : 1), never by frame."""
     n_held = max(1, len(sequences) // 6)

@@ -84,6 +84,39 @@ def test_extra_train_runs_keep_the_validation_and_test_runs(tmp_path, monkeypatc
         main(base + ["--extra-train-runs", "-1"])
 
 
+def test_extra_train_sequences_keep_the_standard_chains_and_avoid_the_benchmark(tmp_path, monkeypatch):
+    """--extra-train-sequences appends train chains drawn after the standard ones: the standard jobs
+    (sequences, seeds) and their validation and test splits are unchanged, and no new chain is one of
+    the fidelity benchmark's held-out sequences."""
+    from openmm_cgml.cli import main, reference as command
+
+    calls = []
+    monkeypatch.setattr(command, "generate", lambda jobs, splits, *rest: calls.append((jobs, splits)) or {"wall_seconds": 0})
+    assert main(["reference", "polymers", "--standard", "--out", str(tmp_path)]) == 0
+    assert main(["reference", "polymers", "--standard", "--extra-train-sequences", "12", "--out", str(tmp_path)]) == 0
+    (jobs, splits), (more_jobs, more_splits) = calls
+    assert more_jobs[:48] == jobs and len(more_jobs) == 60
+    assert [job.seed for job in more_jobs[48:]] == list(range(2026 + 48, 2026 + 60))  # no benchmark chain among these
+    assert more_splits["validation"] == splits["validation"] and more_splits["test"] == splits["test"]
+    assert more_splits["train"] == splits["train"] + [job.name for job in more_jobs[48:]]
+    held_out = {job.source for job in reference.benchmark_polymer_jobs()[0]}
+    assert not held_out & {job.source for job in more_jobs}
+    for wrong in (["--extra-train-sequences", "-1"], ["--benchmark", "--extra-train-sequences", "4"]):
+        with pytest.raises(SystemExit, match="extra-train-sequences"):
+            main(["reference", "polymers", "--standard", "--out", str(tmp_path)][:2] + wrong + ["--out", str(tmp_path)])
+
+
+def test_polymer_jobs_skip_a_drawn_benchmark_sequence(monkeypatch):
+    """A new draw that happens to be a held-out benchmark sequence is skipped and one more is drawn."""
+    standard = reference.polymer_jobs(reference.STANDARD_POLYMERS, 3)[0]
+    clash = standard[49].source  # pretend the second new chain is a benchmark chain
+    monkeypatch.setattr(reference, "benchmark_polymer_jobs", lambda: ([reference.Job("x", "polymer", clash, 0)], {}))
+    jobs, splits = reference.polymer_jobs(reference.STANDARD_POLYMERS, 3)
+    assert [job.source for job in jobs[48:]] == [standard[48].source, standard[50].source, jobs[50].source]
+    assert clash not in splits["train"] and jobs[50].source not in {job.source for job in standard}
+    assert [job.seed for job in jobs[48:]] == [2026 + 48, 2026 + 50, 2026 + 51]
+
+
 def test_a_second_generate_keeps_the_complete_runs_recorded_seconds(tmp_path):
     """Running ``generate`` again over a finished folder (as ``--splits`` and then the whole dataset do)
     skips the complete runs and keeps the seconds they took, which the benchmark's classical speed reads."""

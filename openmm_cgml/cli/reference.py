@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..reference import (BENCHMARK_POLYMERS, DATASET_FILE, STANDARD_POLYMERS, Job, RunSettings, benchmark_polymer_jobs,
-                         generate, split_polymers)
+                         generate, polymer_jobs)
 from ..systems import peptides, polymers
 from .options import add_platform
 
@@ -23,6 +23,10 @@ def add_parser(commands):
     chains.add_argument("--length", type=int, default=20, help="monomers per chain")
     chains.add_argument("--splits", nargs="+", choices=["train", "validation", "test"],
                         help="run only the chains of these splits (same sequences and seeds as the whole dataset)")
+    chains.add_argument("--extra-train-sequences", type=int, default=0,
+                        help="more train sequences drawn after the dataset's (seeds continue), none of them a "
+                             "sequence of the fidelity benchmark: a larger train split whose other sequences, "
+                             "validation and test included, are those of the dataset made without it")
     pdb = kinds.add_parser("pdb", help="a peptide from a PDB file (pdbfixer, amber14 + GBn2); runs split by seed")
     pdb.add_argument("file")
     pdb.add_argument("--runs", type=int, default=3, help="independent runs, split by run")
@@ -51,14 +55,15 @@ def run(args) -> int:
         options = dict(sequences=args.sequences, length=args.length, seed=args.seed, production_ps=args.production_ps,
                        save_interval_ps=args.save_interval_ps, equilibration_ps=args.equilibration_ps,
                        platform=args.platform)
+        if args.extra_train_sequences < 0 or (args.extra_train_sequences and args.benchmark):
+            raise SystemExit("cgml reference polymers: --extra-train-sequences must be >= 0 and adds to a training "
+                             f"set, not to --benchmark (got {args.extra_train_sequences})")
         if args.benchmark:
             options = BENCHMARK_POLYMERS
             jobs, splits = benchmark_polymer_jobs(options)
         else:
             options = STANDARD_POLYMERS if args.standard else options
-            sequences = polymers.random_sequences(options["sequences"], options["length"], options["seed"])
-            jobs = [Job(s, "polymer", s, options["seed"] + i) for i, s in enumerate(sequences)]
-            splits = split_polymers(sequences)
+            jobs, splits = polymer_jobs(options, args.extra_train_sequences)
         if args.splits:
             splits = {name: runs for name, runs in splits.items() if name in args.splits}
             kept = {run for runs in splits.values() for run in runs}
