@@ -1,19 +1,13 @@
 """The examples and the demo stay true."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from openmm_cgml import demo
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from script_loader import load_script
 
 
 def test_standin_compound_example(tmp_path):
-    spec = importlib.util.spec_from_file_location("standin_compound", EXAMPLES / "standin_compound.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script("examples/standin_compound.py")
     assert example.main(out=str(tmp_path / "contraction.pt")) < 1e-6
 
 
@@ -26,10 +20,7 @@ def test_demo_runs_the_shipped_model_and_writes_the_report(tmp_path):
 
 
 def _example(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"examples/{name}.py")
 
 
 def test_add_to_script_example_runs_cg_then_classical():

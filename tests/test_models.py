@@ -1,5 +1,4 @@
 """The shipped trained bundles: intact, and the nanosecond peptide model keeps the molecule's shape."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from openmm_cgml.analysis import radius_of_gyration
 from openmm_cgml.bundle import MODELS, check_bundle, load_bundle, shipped_model
 from openmm_cgml.mapping import BeadMapping
 from openmm_cgml.systems import peptides
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +48,7 @@ def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
 
 def _recorder():
     """scripts/record_bundle_steps.py as a module (it records and replays the bundles' steps)."""
-    spec = importlib.util.spec_from_file_location("record_bundle_steps", ROOT / "scripts" / "record_bundle_steps.py")
-    record = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(record)
-    return record
+    return load_script("scripts/record_bundle_steps.py")
 
 
 def _assert_same_steps(record, data, actual, expected, name):

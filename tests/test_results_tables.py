@@ -1,20 +1,18 @@
 """The README's and model cards' results tables are the ones scripts/results_tables.py generates from the committed JSON."""
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from script_loader import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "openmm_cgml" / "models").glob("*.md"))]
 
 
 def _tables():
-    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "scripts" / "results_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/results_tables.py")
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)

@@ -1,21 +1,14 @@
 """The Rouse-mode diagnostic: the transform, per-mode mean squares, and the benchmark script's pure functions."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from openmm_cgml import analysis
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "rouse_modes.py"
+from script_loader import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("rouse_modes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/rouse_modes.py")
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 20])

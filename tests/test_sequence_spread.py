@@ -1,22 +1,15 @@
 """The per-sequence spread diagnostic (benchmarks/sequence_spread.py): its figures and the slope that
 tells whether a model carries the chains' differences over, on series with known answers."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from script_loader import load_script
 from test_benchmark import ornstein_uhlenbeck
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sequence_spread.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("sequence_spread", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/sequence_spread.py")
 
 
 def breathing(seed, sd, tau_steps, n=20000, mean=1.0):

@@ -1,17 +1,15 @@
 """benchmarks/targets.py: one line per speed target, read from committed benchmark JSON."""
-import importlib.util
 import json
 from pathlib import Path
+
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 def targets():
-    spec = importlib.util.spec_from_file_location("targets", ROOT / "benchmarks" / "targets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/targets.py")
 
 
 def run(name: str) -> dict:
