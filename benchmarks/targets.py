@@ -20,6 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
+from openmm_cgml.benchmark import output
 from openmm_cgml.benchmark.gates import gates_of
 from openmm_cgml.files import write_atomically
 
@@ -82,11 +83,7 @@ def _shown(path: Path) -> str:
 
 
 def text(line: dict) -> str:
-    value = "n/a" if line.get("value") is None else f"{line['value']:.3g}"
-    if line.get("interval"):
-        value += f" [{line['interval'][0]:.3g}, {line['interval'][1]:.3g}]"
-    note = f" ({line['note']})" if line.get("note") else ""
-    return f"{line['figure']}: {value}{note} | target {line['target']} | {'met' if line['met'] else 'missed'}"
+    return f"{line['figure']}: {output.target_value(line)} | target {line['target']} | {'met' if line['met'] else 'missed'}"
 
 
 def main(argv=None) -> int:

@@ -7,9 +7,9 @@ simulated time reading the positions back every ``--report-every`` steps (a repo
 hand the end state back to atoms (``handoff``).  The classical run covers the same simulated time on
 the fastest classical set-up for this chain (``benchmarks/classical_baseline.py``: Reference
 platform), reading positions back at the same simulated interval.  The model's cost, classical
-data plus training, is taken from its card (recorded, not measured here): 1234 s for the standard
-data on 2 cores and 3233 s for the five training commands, counted as wall time on this 2-core machine.  Writes
-benchmarks/results/whole_run.json.
+data plus training, is read from its card (recorded there, not measured here): the seconds of
+`cgml reference polymers --standard` on 2 cores and of all its training commands, counted as wall
+time on this 2-core machine.  Writes benchmarks/results/whole_run.json.
 
     python benchmarks/whole_run.py [--ns 40] [--report-every 10]
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,23 @@ from openmm_cgml.handoff import handoff  # noqa: E402
 from openmm_cgml.systems import polymers  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "whole_run.json"
-MODEL_COST_S = {"classical_data": 1234.0, "training": 3233.0}  # openmm_cgml/models/polymer.md
+CARD = Path(__file__).resolve().parents[1] / "openmm_cgml" / "models" / "polymer.md"
+# The card's sentences that state the model's cost; the seconds are the one group of each.
+COST_PHRASES = {"classical_data": r"`cgml reference polymers --standard`,\s+(\d+) s on 2 cores",
+                "training": r"(\d+) s for the \w+ commands with start-up"}
+
+
+def model_cost_s(card: Path = CARD) -> dict[str, float]:
+    """Seconds of the shipped model's training data and of its training, as its card states them."""
+    text = card.read_text()
+    cost = {}
+    for name, phrase in COST_PHRASES.items():
+        found = re.search(phrase, text)
+        if found is None:
+            raise SystemExit(f"whole_run: {card} no longer states the {name.replace('_', ' ')} cost "
+                             f"(no text matching {phrase!r}); say it there, the one place for it")
+        cost[name] = float(found.group(1))
+    return cost
 
 
 def timed(function):
@@ -104,12 +121,13 @@ def main() -> None:
     cg = cg_run(molecule, args.ns, args.report_every)
     classical = classical_run(molecule, args.ns, args.report_every * cg["step_ps"])
     saved = classical["total_s"] - cg["total_s"]
-    cost = sum(MODEL_COST_S.values())
+    model_cost = model_cost_s()
+    cost = sum(model_cost.values())
     result = {"command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "ns_per_run": args.ns,
               "system": f"polymer {POLYMER_SEQUENCE} (60 atoms, 20 beads)", "platform": "Reference",
               "model": bundle_settings(shipped_model("polymer")), "cg": cg,
               "classical": classical, "whole_run_ratio": classical["total_s"] / cg["total_s"],
-              "model_cost_s": MODEL_COST_S, "runs_to_pay_off": cost / saved if saved > 0 else None}
+              "model_cost_s": model_cost, "runs_to_pay_off": cost / saved if saved > 0 else None}
     print(f"one run of {args.ns:g} ns: CG {cg['total_s']:.1f} s (set-up {cg['setup_s']:.2f}, steps {cg['stepping_s']:.1f}, "
           f"hand-off {cg['handoff_s']:.2f}) vs classical {classical['total_s']:.1f} s (set-up {classical['setup_s']:.2f}, "
           f"steps {classical['stepping_s']:.1f}): ratio {result['whole_run_ratio']:.2f}")

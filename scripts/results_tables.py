@@ -32,8 +32,7 @@ KEY_FIGURES = ("mean Rg, R²", "by integral, Pearson", "τ_CG/τ_MD by integral"
                "Rg spread (sd), slope", "Rg spread (sd) CG/MD", "decorrelation in one CG step")
 
 
-def _number(x: float) -> str:
-    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+_number = output.table_number
 
 
 def targets_table(r: dict) -> str:
@@ -41,11 +40,7 @@ def targets_table(r: dict) -> str:
     rows = [f"`{r['command']}` (effective speed from the {r['split']} split)", "",
             "| figure | value | target | met | from |", "|---|---|---|---|---|"]
     for line in r["lines"]:
-        value = "n/a" if line.get("value") is None else _number(line["value"])
-        if line.get("interval"):
-            value += f" [{_number(line['interval'][0])}, {_number(line['interval'][1])}]"
-        value += f" ({line['note']})" if line.get("note") else ""
-        rows.append(f"| {line['figure']} | {value} | {line['target']} | {'met' if line['met'] else 'missed'} | "
+        rows.append(f"| {line['figure']} | {output.target_value(line)} | {line['target']} | {'met' if line['met'] else 'missed'} | "
                     f"`{line['source']}` |")
     return "\n".join(rows) + "\n"
 

@@ -56,3 +56,13 @@ def test_speed_lines_read_the_benchmarks_json_and_say_met_or_missed(tmp_path):
     step = lines["20-bead polymer step, one copy, one thread (ms)"]
     assert step["value"] == speed["threads_property"]["idle"]["threads_1_ms"] and step["met"] == (step["value"] <= 2)
     assert len(lines) == 6 and all(isinstance(line["met"], bool) for line in lines.values())
+
+
+def test_the_printed_line_and_the_readme_row_show_the_same_value(capsys):
+    """benchmarks/targets.py's terminal line and the README's row format a value one way."""
+    line = {"figure": "x", "value": 1234.5, "interval": [987.6, 1500.2], "note": "slowest", "target": "≥ 10³",
+            "met": True, "source": "x.json"}
+    shown = "1234 [988, 1500] (slowest)"
+    assert targets().text(line) == f"x: {shown} | target ≥ 10³ | met"
+    table = load_script("scripts/results_tables.py").targets_table({"command": "c", "split": "validation", "lines": [line]})
+    assert f"| x | {shown} | ≥ 10³ | met | `x.json` |" in table

@@ -28,6 +28,19 @@ def _num(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.3g}"
 
 
+def table_number(x: float) -> str:
+    """A figure in a results table: whole numbers from 100 up, three significant digits below."""
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def target_value(line: dict) -> str:
+    """A speed target's value as its table and ``benchmarks/targets.py`` show it: value [low, high] (note)."""
+    value = "n/a" if line.get("value") is None else table_number(line["value"])
+    if line.get("interval"):
+        value += f" [{table_number(line['interval'][0])}, {table_number(line['interval'][1])}]"
+    return value + (f" ({line['note']})" if line.get("note") else "")
+
+
 def _ratio(entry: dict) -> str:
     return (f"median {_num(entry['median'])} [p10 {_num(entry['p10'])}, p90 {_num(entry['p90'])}], "
             f"{_num(entry['fraction_in'])} in [0.67, 1.5]")
