@@ -242,3 +242,13 @@ def test_forcefield_segments_start_where_half_a_is(alanine, monkeypatch):
     assert runs[5].name.endswith("segment 2/4") and all(r.wall_s == pytest.approx(2.0 / 8) for r in runs)
     with pytest.raises(ValueError, match="segments"):
         sources.forcefield_side("ff.pt", molecule, a_reps, [None, None], 1, "Reference", 4.0, segments=0)
+
+
+def test_a_ratio_over_fewer_chains_than_the_split_says_so():
+    """Chains whose τ is unmeasured drop out of the ratio's median; the line names how many remain."""
+    from openmm_cgml.benchmark.output import _ratio
+
+    entry = polymer.estimators.ratio_summary([1.0, 1.2, float("nan"), 0.9])
+    assert entry["n"] == 3
+    assert _ratio(entry, 4).endswith(", over 3 of 4 chains")
+    assert "over" not in _ratio(polymer.estimators.ratio_summary([1.0, 1.2, 0.8, 0.9]), 4)

@@ -41,9 +41,14 @@ def target_value(line: dict) -> str:
     return value + (f" ({line['note']})" if line.get("note") else "")
 
 
-def _ratio(entry: dict) -> str:
-    return (f"median {_num(entry['median'])} [p10 {_num(entry['p10'])}, p90 {_num(entry['p90'])}], "
+def _ratio(entry: dict, chains: int | None = None) -> str:
+    """Median, p10, p90 and share in band of per-chain ratios; "over n of N chains" where some chains'
+    ratio is unmeasured (a τ whose ACF does not reach zero in the run), since those chains are left out."""
+    text = (f"median {_num(entry['median'])} [p10 {_num(entry['p10'])}, p90 {_num(entry['p90'])}], "
             f"{_num(entry['fraction_in'])} in [0.67, 1.5]")
+    if chains is not None and entry.get("n") is not None and entry["n"] < chains:
+        text += f", over {entry['n']} of {chains} chains"
+    return text
 
 
 def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
@@ -59,11 +64,13 @@ def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
                   summary["rg_std"]["cg"]["log_slope"], summary["rg_std"]["a"]["log_slope"])]
     lines = [(name, _v(cg), _v(ceiling)) for name, cg, ceiling in rows]
     for method, values in summary["tau_ratio"].items():
-        lines.append((f"τ_CG/τ_MD by {method}", _ratio(values["cg"]), _ratio(values["a"])))
+        lines.append((f"τ_CG/τ_MD by {method}", _ratio(values["cg"], summary["sequences"]),
+                      _ratio(values["a"], summary["sequences"])))
     for key, name in (("rg_std_ratio", "Rg spread (sd) CG/MD"),
                       ("step_decorrelation_ratio", "Rg² decorrelation in one CG step (1 − ACF) CG/MD")):
         if key in summary:
-            lines.append((name, _ratio(summary[key]["cg"]), _ratio(summary[key]["a"])))
+            lines.append((name, _ratio(summary[key]["cg"], summary["sequences"]),
+                          _ratio(summary[key]["a"], summary["sequences"])))
     for key, values in summary["js_bits"].items():
         lines.append((f"JS of {key.replace('_', ' ')} (bits)", _v(values["cg"]), _v(values["a"])))
     for q, values in summary["close_contacts"].items():
