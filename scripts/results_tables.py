@@ -318,13 +318,11 @@ def spread_table(runs: list[dict]) -> str:
         for split in splits:
             s = r["summary"][split]
             body.append(f"| {name} | {split} ({s['sequences']}) | " + " | ".join(
-                f"{_number(s[key]['slope']['value'])} [{_number(s[key]['slope']['low'])}, {_number(s[key]['slope']['high'])}]; "
-                f"{_number(s[key]['median_ratio']['value'])}" for key, _ in SPREAD_FIGURES) + " |")
+                f"{_interval(s[key]['slope'])}; {_number(s[key]['median_ratio']['value'])}" for key, _ in SPREAD_FIGURES) + " |")
     for split in splits:
         s = runs[0]["summary"][split]
         body.append(f"| MD, second half of each run on its first | {split} | " + " | ".join(
-            f"{_number(s[key]['ceiling_slope']['value'])} [{_number(s[key]['ceiling_slope']['low'])}, "
-            f"{_number(s[key]['ceiling_slope']['high'])}]" for key, _ in SPREAD_FIGURES) + " |")
+            _interval(s[key]["ceiling_slope"]) for key, _ in SPREAD_FIGURES) + " |")
     return "\n".join(head + body) + "\n"
 
 
