@@ -56,6 +56,34 @@ def test_replay_stand_ins_have_known_answers():
         np.median([tau["cg"]["efold"] / tau["b"]["efold"]] * 2 + [slow["tau_ps"]["cg"]["efold"] / tau["b"]["efold"]] * 2))
 
 
+def test_a_tau_too_slow_for_the_run_counts_as_a_lower_bound_not_as_a_missing_chain():
+    """A CG side whose chains swell steadily through the run never decorrelates within the trusted lags:
+    its integral τ is unmeasured, kept as a lower bound, and the median τ ratio over every chain is
+    then open above; where every τ is measured the bounds are the plain median and share."""
+    md = [breathing_chain(seed) for seed in range(4)]
+    masses, bonds = np.full(6, 50.0), [(i, i + 1) for i in range(5)]
+    a_reps, _ = polymer.estimators.split_halves(md)
+    good = polymer.sequence_figures(replay(a_reps, 20.0), md, masses, bonds)
+    base = md[0].beads[0]
+    swelling = [Replica(base[None] * np.linspace(0.9, 1.1, 600)[:, None, None]
+                        + np.random.default_rng(seed).normal(scale=0.01, size=(600, 6, 3)), 20.0, f"swelling-{seed}")
+                for seed in range(2)]
+    stuck = polymer.sequence_figures(swelling, md, masses, bonds)
+    assert good["tau_integral_censored"] == {"cg": 0.0, "a": 0.0, "b": 0.0}
+    assert good["tau_integral_bound_ps"]["cg"] == pytest.approx(good["tau_ps"]["cg"]["integral"])
+    assert stuck["tau_integral_censored"]["cg"] == 1.0 and np.isnan(stuck["tau_ps"]["cg"]["integral"])
+    assert stuck["tau_integral_bound_ps"]["cg"] > stuck["tau_integral_bound_ps"]["b"]
+    plain = polymer.across_sequences([good] * 3, n_boot=20)
+    bounds, ratio = plain["tau_ratio_bounds"]["cg"], plain["tau_ratio"]["integral"]["cg"]
+    assert bounds["median_low"] == bounds["median_high"] == pytest.approx(ratio["median"]) and bounds["censored"] == 0
+    summary = polymer.across_sequences([good, stuck, stuck], n_boot=20)
+    assert summary["tau_ratio"]["integral"]["cg"]["n"] == 1  # the stuck chains drop out of the plain figure
+    bounds = summary["tau_ratio_bounds"]["cg"]
+    assert bounds["censored"] == 2 and bounds["median_high"] == np.inf and bounds["median_low"] > 1.0
+    median = {g["name"]: g for g in polymer_gates(summary)}["median τ_CG/τ_MD"]
+    assert not median["met"] and median["bounds"][1] == np.inf
+
+
 def test_spread_and_one_step_decorrelation_have_known_answers():
     """The Rg spread and the decorrelation in one CG step are summarised for every sequence: a replay of
     half A matches the ceiling's; a chain breathing twice as wide has twice the spread; a replay played

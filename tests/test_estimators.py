@@ -166,6 +166,42 @@ def test_ratio_summary_by_hand():
     assert estimators.ratio_summary([np.nan])["n"] == 0
 
 
+def test_integral_time_bound_is_the_integral_or_a_lower_bound_where_the_acf_stays_positive():
+    lags = np.arange(40)
+    crossing = np.cos(lags * np.pi / 20)  # reaches zero at lag 10
+    tau, censored = estimators.integral_time_bound(crossing, 2.0)
+    assert not censored and tau == pytest.approx(analysis.times_from_acf(crossing, 2.0)["integral"])
+    slow = np.exp(-lags / 100.0)  # stays positive over every lag given
+    bound, censored = estimators.integral_time_bound(slow, 2.0)
+    assert censored and bound == pytest.approx(np.trapezoid(slow) * 2.0)
+    assert bound < 100.0 * 2.0  # below the true integral of the ACF
+    assert estimators.integral_time_bound([1.0, None, 0.5], 1.0) == (pytest.approx(np.nan, nan_ok=True), False)
+
+
+def test_censored_ratio_summary_brackets_every_value_the_censored_items_allow():
+    x, truth = np.array([1.0, 1.0, 1.0, 2.0, 0.5]), np.ones(5)
+    none = estimators.censored_ratio_summary(x, np.zeros(5), truth, np.zeros(5))
+    plain = estimators.ratio_summary(x / truth)
+    assert none["median_low"] == none["median_high"] == plain["median"]
+    assert none["fraction_in_low"] == none["fraction_in_high"] == plain["fraction_in"]
+    assert none["censored"] == 0 and none["n"] == 5
+    # the third item's CG value is only a lower bound: its ratio is 1 or more
+    one = estimators.censored_ratio_summary(x, [0, 0, 1, 0, 0], truth, np.zeros(5))
+    assert one["median_low"] == 1.0 and one["median_high"] == 1.0  # the median cannot move either way
+    assert one["fraction_in_low"] == 0.4 and one["fraction_in_high"] == 0.6
+    # censored truths of two items: their ratios could be anything down to 0
+    two = estimators.censored_ratio_summary(x, [1, 0, 0, 0, 0], truth, [1, 1, 0, 0, 0])
+    assert two["median_low"] == 0.5 and two["median_high"] == 1.0 and two["censored"] == 2
+    for values in (np.array([1.3, 1.0, 1.0, 2.0, 0.5]), np.array([0.1, 0.2, 1.0, 2.0, 0.5])):  # values the bounds allow
+        plain = estimators.ratio_summary(values)
+        assert two["median_low"] <= plain["median"] <= two["median_high"]
+        assert two["fraction_in_low"] <= plain["fraction_in"] <= two["fraction_in_high"]
+    nan = estimators.censored_ratio_summary([np.nan, 1.0], [0, 0], [1.0, 1.0], [0, 0])
+    assert nan["n"] == 1
+    with pytest.raises(ValueError, match="^censored_ratio_summary: .*one length"):
+        estimators.censored_ratio_summary([1.0], [0, 0], [1.0], [0])
+
+
 def test_close_contact_fractions():
     rng = np.random.default_rng(6)
     md = rng.gamma(20.0, 0.03, size=1_000_000)  # distances around 0.6 nm

@@ -39,3 +39,19 @@ def test_peptide_gates_of_a_perfect_replay_a_slowed_one_and_the_spread_baseline(
     baseline = {g["name"]: g for g in peptide_gates(summary("peptide-test-vacuum-100ps"))}
     assert not baseline["Ramachandran JS (bits)"]["met"] and not baseline["population alphaL / MD's"]["met"]
     assert all(g["target"] for g in baseline.values()) and len(baseline) == 4
+
+
+def test_tau_gates_hold_at_both_bounds_of_the_censored_chains():
+    values = summary("polymer-test-replay")
+    plain = {g["name"]: g for g in polymer_gates(values)}
+    assert "bounds" not in plain["median τ_CG/τ_MD"]  # written before censored chains were kept
+    median = 1.0
+    values["tau_ratio_bounds"] = {side: {"median_low": median, "median_high": median, "fraction_in_low": 1.0,
+                                         "fraction_in_high": 1.0, "n": 16, "censored": 0} for side in ("cg", "a")}
+    gates = {g["name"]: g for g in polymer_gates(values)}
+    assert gates["median τ_CG/τ_MD"]["met"] and gates["share of sequences with τ_CG/τ_MD in [0.67, 1.5]"]["met"]
+    values["tau_ratio_bounds"]["cg"].update(median_high=None, fraction_in_low=0.5, censored=3)  # unbounded above
+    gates = {g["name"]: g for g in polymer_gates(values)}
+    assert not gates["median τ_CG/τ_MD"]["met"] and gates["median τ_CG/τ_MD"]["bounds"] == [median, None]
+    assert not gates["share of sequences with τ_CG/τ_MD in [0.67, 1.5]"]["met"]
+    assert gates["median τ_CG/τ_MD"]["value"] == plain["median τ_CG/τ_MD"]["value"]  # the figure itself is unchanged

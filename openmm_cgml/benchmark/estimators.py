@@ -83,6 +83,56 @@ def relaxation_times(series_list: Sequence, interval_ps: float) -> dict[str, flo
     return analysis.times_from_acf(pooled_autocorrelation(replicas, analysis.trusted_lags(shortest)), interval_ps)
 
 
+def integral_time_bound(acf, interval_ps: float) -> tuple[float, bool]:
+    """The integral relaxation time (ps) of a normalised ACF, or a lower bound where it is censored.
+
+    Returns (τ, False) where the ACF reaches zero within the lags given (``analysis.times_from_acf``'s
+    "integral"); (the trapezoid integral over every lag given, True) where it stays positive over all
+    of them: the run is too short to see the crossing, and the integral up to it can only be larger;
+    (NaN, False) where the ACF is unmeasured.  Pass only the trusted lags, as ``relaxation_times`` does.
+    """
+    _frame_interval(interval_ps, "integral_time_bound")
+    acf = np.asarray([np.nan if a is None else a for a in acf], dtype=np.float64)
+    if acf.size < 2 or not np.all(np.isfinite(acf)):
+        return NAN, False
+    tau = analysis.times_from_acf(acf, interval_ps)["integral"]
+    if np.isfinite(tau):
+        return tau, False
+    return float(np.trapezoid(acf) * interval_ps), True
+
+
+def censored_ratio_summary(x, x_censored, truth, truth_censored, band: tuple[float, float] = (0.67, 1.5)) -> dict:
+    """Bounds on ``ratio_summary``'s median and share in ``band`` of per-item ratios x / truth where
+    some values are only lower bounds (``*_censored`` true: e.g. a τ whose ACF has not reached zero).
+
+    Each item's ratio lies in [lo, hi]: a censored x leaves hi unbounded (inf), a censored truth leaves
+    lo at 0, both censored say nothing.  The median over all items lies between the medians of the lo
+    and of the hi values ("median_low", "median_high"); the share in band lies between the share of
+    items whose whole [lo, hi] is inside it ("fraction_in_low") and the share whose [lo, hi] meets it
+    ("fraction_in_high").  Items whose x or truth is NaN (unmeasured) are left out; "n" counts the
+    rest, "censored" those with a censored side.  Without censored items the bounds are
+    ``ratio_summary``'s median and share."""
+    x, truth = (np.ravel(np.asarray(v, dtype=np.float64)) for v in (x, truth))
+    xc, tc = (np.ravel(np.asarray(v, dtype=bool)) for v in (x_censored, truth_censored))
+    if not x.shape == truth.shape == xc.shape == tc.shape:
+        raise ValueError(f"censored_ratio_summary: x, truth and their censoring flags must have one length, got "
+                         f"{x.shape}, {truth.shape}, {xc.shape} and {tc.shape}")
+    low, high = map(float, band)
+    if not low <= high:
+        raise ValueError(f"censored_ratio_summary: band must be (low, high) with low <= high, got {band}")
+    keep = np.isfinite(x) & np.isfinite(truth) & (truth > 0)
+    x, truth, xc, tc = x[keep], truth[keep], xc[keep], tc[keep]
+    if x.size == 0:
+        return {"median_low": NAN, "median_high": NAN, "fraction_in_low": NAN, "fraction_in_high": NAN,
+                "n": 0, "censored": 0}
+    lo = np.where(tc, 0.0, x / truth)
+    hi = np.where(xc, np.inf, x / truth)
+    return {"median_low": float(np.median(lo)), "median_high": float(np.median(hi)),
+            "fraction_in_low": float(np.mean((lo >= low) & (hi <= high))),
+            "fraction_in_high": float(np.mean((hi >= low) & (lo <= high))),
+            "n": int(x.size), "censored": int(np.sum(xc | tc))}
+
+
 def decorrelation_at(acf: Sequence, interval_ps: float, lag_ps: float) -> float:
     """1 − a normalised ACF (sampled every ``interval_ps``) at ``lag_ps``: how much of the fluctuation
     one lag forgets.  Unlike a relaxation time it needs no zero crossing of the ACF, so it is measured

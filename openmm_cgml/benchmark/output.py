@@ -51,6 +51,12 @@ def _ratio(entry: dict, chains: int | None = None) -> str:
     return text
 
 
+def _bounds(entry: dict) -> str:
+    """``estimators.censored_ratio_summary`` as text: the median's and the share's bounds, and how many chains are censored."""
+    return (f"median {_num(entry['median_low'])} to {_num(entry['median_high'])}; share {_num(entry['fraction_in_low'])} "
+            f"to {_num(entry['fraction_in_high'])}; {entry['censored']} of {entry['n']} chains censored")
+
+
 def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
     """(figure, CG, ceiling) for every figure of the polymer benchmark."""
     rows = [("mean Rg, Pearson r²", summary["rg_mean"]["cg"]["pearson_r2"], summary["rg_mean"]["a"]["pearson_r2"]),
@@ -66,6 +72,9 @@ def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:
     for method, values in summary["tau_ratio"].items():
         lines.append((f"τ_CG/τ_MD by {method}", _ratio(values["cg"], summary["sequences"]),
                       _ratio(values["a"], summary["sequences"])))
+    if "tau_ratio_bounds" in summary:
+        lines.append(("τ_CG/τ_MD by integral, every chain (censored τ as bounds): median; share in [0.67, 1.5]",
+                      _bounds(summary["tau_ratio_bounds"]["cg"]), _bounds(summary["tau_ratio_bounds"]["a"])))
     for key, name in (("rg_std_ratio", "Rg spread (sd) CG/MD"),
                       ("step_decorrelation_ratio", "Rg² decorrelation in one CG step (1 − ACF) CG/MD")):
         if key in summary:
@@ -95,9 +104,17 @@ def gate_rows(summary: dict) -> list[str]:
     """Markdown rows of every gate: the model's figure, the ceiling's, the target and met or missed."""
     rows = ["| gate | CG | met | MD ceiling | met | target |", "|---|---:|---|---:|---|---|"]
     for cg, ceiling in zip(gates_of(summary, "cg"), gates_of(summary, "a")):
-        rows.append(f"| {cg['name']} | {_num(cg['value'])} | {'met' if cg['met'] else 'missed'} | {_num(ceiling['value'])} | "
+        rows.append(f"| {cg['name']} | {_gate_value(cg)} | {'met' if cg['met'] else 'missed'} | {_gate_value(ceiling)} | "
                     f"{'met' if ceiling['met'] else 'missed'} | {cg['target']} |")
     return rows
+
+
+def _gate_value(gate: dict) -> str:
+    """A gate's figure, and where censored chains leave it open, the bounds they allow."""
+    text = _num(gate["value"])
+    if gate.get("bounds"):
+        text += f" (with censored chains: {_num(gate['bounds'][0])} to {_num(gate['bounds'][1])})"
+    return text
 
 
 def peptide_lines(summary: dict) -> list[tuple[str, str, str]]:

@@ -84,6 +84,10 @@ def sequence_figures(cg: list[Replica], md: list[Replica], masses, bonds, seed: 
            "frame_interval_ps": {name: side["interval_ps"] for name, side in sides.items()},
            "replicas": {"cg": len(cg), "a": len(a_reps), "b": len(b_reps)},
            "replica_length_ps": {"cg": cg[0].length_ps, "md": md[0].length_ps}}
+    bounds = {name: estimators.integral_time_bound(out["acf"][name], side["interval_ps"])
+              if min(rg.size for rg in side["rg"]) >= analysis.MIN_FRAMES else (np.nan, False) for name, side in sides.items()}
+    out["tau_integral_bound_ps"] = {name: bound for name, (bound, _) in bounds.items()}
+    out["tau_integral_censored"] = {name: float(censored) for name, (_, censored) in bounds.items()}
     for key in JS_KEYS:
         out["js_bits"][key] = {other: analysis.distribution_js(sides[other]["samples"][key], sides["b"]["samples"][key])
                                for other in ("cg", "a")}
@@ -143,6 +147,12 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
             out["tau"][method][side] = {"pearson_r2": boot(lambda i: estimators.pearson_r2(x[i], truth[i])),
                                         "R2": boot(lambda i: estimators.determination_r2(x[i], truth[i]))}
             out["tau_ratio"][method][side] = estimators.ratio_summary(x / truth)
+    if "tau_integral_bound_ps" in figures[0]:  # results written before censoring was kept lack it
+        truth = pick(("tau_integral_bound_ps", "b"))
+        truth_censored = pick(("tau_integral_censored", "b")) > 0
+        out["tau_ratio_bounds"] = {side: estimators.censored_ratio_summary(
+            pick(("tau_integral_bound_ps", side)), pick(("tau_integral_censored", side)) > 0, truth, truth_censored)
+            for side in ("cg", "a")}
     for key in JS_KEYS:
         out["js_bits"][key] = {side: boot(lambda i: np.nanmean(pick(("js_bits", key, side))[i])) for side in ("cg", "a")}
     if figures[0]["close_contacts"]:
