@@ -11,6 +11,7 @@ from openmm_cgml.benchmark.sources import Replica, load_replicas, replay
 from openmm_cgml.bundle import shipped_model
 from openmm_cgml.cli import main as cgml
 from openmm_cgml.reference import Job, RunSettings, generate
+from openmm_cgml.report import clean
 
 
 def ornstein_uhlenbeck(rng, n_frames, tau_frames):
@@ -170,6 +171,13 @@ def test_polymer_benchmark_repeats_average_the_cg_side_only(tmp_path):
     assert len(alone) == 2 and alone[0]["rg_mean_R2"] == pytest.approx(runs[1]["summary"]["rg_mean"]["cg"]["R2"]["value"])
     assert alone[0]["gates_met"] == sum(g["met"] for g in polymer_gates(runs[1]["summary"]))
     assert "each CG repeat alone" in (tmp_path / "bench2" / "report.md").read_text()
+    # censored τ: the CG bounds are the mean of each repeat's, repeat 1's being the single run's
+    figures = [runs[2]["per_sequence"][name] for name in sorted(runs[2]["per_sequence"])]
+    each = [polymer.tau_ratio_bounds([polymer.repeat_figures(f, r) for f in figures], "cg") for r in range(2)]
+    bounds = runs[2]["summary"]["tau_ratio_bounds"]["cg"]
+    assert bounds["repeats"] == 2 and bounds["censored"] == pytest.approx((each[0]["censored"] + each[1]["censored"]) / 2)
+    assert clean(each[0]) == runs[1]["summary"]["tau_ratio_bounds"]["cg"]
+    assert runs[2]["summary"]["tau_ratio_bounds"]["a"] == runs[1]["summary"]["tau_ratio_bounds"]["a"]
     for name, single in runs[1]["per_sequence"].items():
         double = runs[2]["per_sequence"][name]
         first, second = double["cg_repeats"]

@@ -54,7 +54,8 @@ def _ratio(entry: dict, chains: int | None = None) -> str:
 def _bounds(entry: dict) -> str:
     """``estimators.censored_ratio_summary`` as text: the median's and the share's bounds, and how many chains are censored."""
     return (f"median {_num(entry['median_low'])} to {_num(entry['median_high'])}; share {_num(entry['fraction_in_low'])} "
-            f"to {_num(entry['fraction_in_high'])}; {entry['censored']} of {entry['n']} chains censored")
+            f"to {_num(entry['fraction_in_high'])}; {_num(entry['censored'])} of {entry['n']} chains censored"
+            + (f" (each figure the mean over {entry['repeats']} repeats)" if entry.get("repeats") else ""))
 
 
 def polymer_lines(summary: dict) -> list[tuple[str, str, str]]:

@@ -148,11 +148,7 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
                                         "R2": boot(lambda i: estimators.determination_r2(x[i], truth[i]))}
             out["tau_ratio"][method][side] = estimators.ratio_summary(x / truth)
     if "tau_integral_bound_ps" in figures[0]:  # results written before censoring was kept lack it
-        truth = pick(("tau_integral_bound_ps", "b"))
-        truth_censored = pick(("tau_integral_censored", "b")) > 0
-        out["tau_ratio_bounds"] = {side: estimators.censored_ratio_summary(
-            pick(("tau_integral_bound_ps", side)), pick(("tau_integral_censored", side)) > 0, truth, truth_censored)
-            for side in ("cg", "a")}
+        out["tau_ratio_bounds"] = {side: tau_ratio_bounds(figures, side) for side in ("cg", "a")}
     for key in JS_KEYS:
         out["js_bits"][key] = {side: boot(lambda i: np.nanmean(pick(("js_bits", key, side))[i])) for side in ("cg", "a")}
     if figures[0]["close_contacts"]:
@@ -169,6 +165,24 @@ def across_sequences(figures: list[dict], n_boot: int = 1000, seed: int = 0) -> 
     out["tau_relative_se_all_md"] = {m: estimators.ratio_summary(pick(("tau_all_md_relative_se", m)), band=(0.0, 0.1))
                                      for m in TAU_METHODS}
     return out
+
+
+def tau_ratio_bounds(figures: list[dict], side: str) -> dict:
+    """``estimators.censored_ratio_summary`` of τ_side/τ_B by the integral over the sequences' figures,
+    censored τ counted as bounds.  With CG repeats the CG side's is the mean over repeats of each
+    repeat's summary (unbounded where any repeat's is), so that, like the ceiling's, it is read from
+    runs of half A's size: a τ is censored more often in a smaller run, and a sequence whose τ one of
+    R repeats could not measure would otherwise be open on every CG side with repeats."""
+    repeats = len(figures[0].get("cg_repeats") or []) if side == "cg" else 0
+    if repeats:
+        per_repeat = [tau_ratio_bounds([repeat_figures(f, r) for f in figures], "cg") for r in range(repeats)]
+        mean = {key: float(np.mean([summary[key] for summary in per_repeat])) for key in per_repeat[0]}
+        return {**mean, "n": per_repeat[0]["n"], "repeats": repeats}
+    values = [(f["tau_integral_bound_ps"][side], f["tau_integral_censored"][side], f["tau_integral_bound_ps"]["b"],
+               f["tau_integral_censored"]["b"]) for f in figures]
+    x, x_censored, truth, truth_censored = (np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+                                            for column in zip(*values))
+    return estimators.censored_ratio_summary(x, x_censored > 0, truth, truth_censored > 0)
 
 
 REPEAT_SEED_STRIDE = 1_000_003  # CG seeds of repeat r: seed + 100 i + r × this (never another sequence's or --seed's)
@@ -201,6 +215,11 @@ def _with_cg(figures: dict, cg: dict) -> dict:
     if "cg" in figures:
         return {**figures, "cg": cg}
     return {key: _with_cg(value, cg[key]) if key in cg else value for key, value in figures.items()}
+
+
+def repeat_figures(figures: dict, r: int) -> dict:
+    """One sequence's figures as CG repeat ``r`` alone measured them (a run without repeats)."""
+    return {**_with_cg(figures, figures["cg_repeats"][r]), "cg_repeats": None}
 
 
 def _one_sequence(model, data, split, mapping_method, discard_ps, source, seed, platform, replay_step_ps,
@@ -274,7 +293,7 @@ def per_repeat_figures(figures: list[dict], repeats: int, n_boot: int = 1000, se
     τ_CG/τ_MD and R² of mean Rg (the spread of a single run, measured in the same command)."""
     rows = []
     for r in range(repeats):
-        summary = across_sequences([_with_cg(f, f["cg_repeats"][r]) for f in figures], n_boot, seed)
+        summary = across_sequences([repeat_figures(f, r) for f in figures], n_boot, seed)
         rows.append({"gates_met": sum(g["met"] for g in polymer_gates(summary)),
                      "tau_ratio_median": summary["tau_ratio"][TAU_METHOD]["cg"]["median"],
                      "rg_mean_R2": summary["rg_mean"]["cg"]["R2"]["value"]})
