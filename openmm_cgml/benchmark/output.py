@@ -114,7 +114,7 @@ def _gate_value(gate: dict) -> str:
     """A gate's figure, and where censored chains leave it open, the bounds they allow."""
     text = _num(gate["value"])
     if gate.get("bounds"):
-        text += f" (with censored chains: {_num(gate['bounds'][0])} to {_num(gate['bounds'][1])})"
+        text += f" (every chain, censored τ as bounds: {_num(gate['bounds'][0])} to {_num(gate['bounds'][1])})"
     return text
 
 
