@@ -245,7 +245,8 @@ def _label(results: dict) -> str:
     coupled += f", CG seed {seed}" if seed != 1 else ""
     repeats = results.get("settings", {}).get("repeats", 1)
     coupled += f", mean of {repeats} CG repeats" if repeats > 1 else ""
-    return f"`{Path(model['path']).name}` ({model['score_calls']} calls, {noise}{coupled})"
+    weights = f"weights {model['weights_sha256'][:12]}, " if model.get("weights_sha256") else ""
+    return f"`{Path(model['path']).name}` ({weights}{model['score_calls']} calls, {noise}{coupled})"
 
 
 def _polymer_speed(results: dict) -> tuple[str, str]:
