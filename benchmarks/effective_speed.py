@@ -61,7 +61,7 @@ def polymer_model(folder: Path, results: dict, seed: int) -> dict:
         molecule = dataset_molecules(results["data"], results["split"], results["mapping"],
                                      results["equilibration"]["discard_ps"], only={name})[0]
         md = [analysis.radius_of_gyration(r.beads, molecule.masses) for r in molecule.replicas]
-        check_same_data(folder, results, name, molecule, figures)
+        check_same_data(folder, results, name, md, figures)
         cg = [analysis.radius_of_gyration(r.beads, molecule.masses) for r in replicas]
         md_speed = classical_speed(results["data"], molecule)  # as the peptide's: the dataset's record, not the results'
         if md_speed is None:
@@ -83,12 +83,12 @@ def polymer_model(folder: Path, results: dict, seed: int) -> dict:
             "per_sequence": per_sequence}
 
 
-def check_same_data(folder: Path, results: dict, name: str, molecule, figures: dict) -> None:
+def check_same_data(folder: Path, results: dict, name: str, md_rg: list, figures: dict) -> None:
     """Stop where the dataset's classical runs are not those the benchmark run compared with (the data
     regenerated since): its CG replicas started from the old runs, and their figures would be read
-    against others.  Half B's mean Rg, recorded by the run, is recomputed from the dataset."""
-    half_b = estimators.split_halves(molecule.replicas)[1]
-    mean = float(np.concatenate([analysis.radius_of_gyration(r.beads, molecule.masses) for r in half_b]).mean())
+    against others.  Half B's mean Rg, recorded by the run, is recomputed from the dataset's Rg series
+    ``md_rg`` (one per classical replica, in the dataset's order)."""
+    mean = float(np.concatenate(estimators.split_halves(md_rg)[1]).mean())
     recorded = figures["rg_mean_nm"]["b"]
     if not np.isclose(mean, recorded, rtol=1e-9, atol=0.0):
         raise SystemExit(f"{folder}: {results['data']} is not the data this run was measured on: half B of {name} has mean "

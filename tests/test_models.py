@@ -25,7 +25,6 @@ def test_shipped_bundle_passes_its_checks(path):
     assert metadata["validation"]["nll"] < 2.0
 
 
-
 def test_the_readme_states_each_shipped_verdict_as_the_bundle_records_it():
     """The README's list of usable and not usable models follows the verdicts the bundles carry."""
     import re
@@ -36,6 +35,7 @@ def test_the_readme_states_each_shipped_verdict_as_the_bundle_records_it():
     named = [set(re.findall(r"`([\w-]+)`", part)) for part in found.groups()]
     verdicts = {path.stem: load_bundle(path)[1]["verdict"]["usable"] for path in MODELS.glob("*.pt")}
     assert named == [{n for n, ok in verdicts.items() if ok}, {n for n, ok in verdicts.items() if not ok}]
+
 
 def test_nanosecond_peptide_model_keeps_the_shape_of_alanine_dipeptide():
     """300 CG steps of 1 ns (0.3 µs) in an OpenMM Context: the bead Rg stays within 10 % of the
