@@ -13,6 +13,7 @@ trained bundles on real systems.
 import argparse
 import json
 import platform as host
+import sys
 import tempfile
 import time
 import warnings
@@ -148,8 +149,10 @@ def main():
                           f"bare step {row['bare_step_us']:8.1f} us, ratio {row['ratio']:.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": "python benchmarks/integrator_overhead.py", "machine": host.machine(),
-                                   "torch_threads": torch.get_num_threads(), "rows": rows}, indent=1))
+    command = "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+    out.write_text(json.dumps({"command": command, "machine": host.machine(), "torch_threads": torch.get_num_threads(),
+                               "propagator": "BondedDiffusion stand-in (openmm_cgml.standins), no trained bundle",
+                               "rows": rows}, indent=1))
     print(f"wrote {out}")
 
 
