@@ -135,11 +135,12 @@ def record_verdict(bundle, verdict: dict) -> Path:
 def _with_sampler(model, state: dict, score_calls: int | None = None, score_noise: bool | None = None,
                   score_step: float | None = None, noise_scale: float | None = None, score_sampler: str | None = None,
                   score_sigma_max: float | None = None, score_sigma_min: float | None = None,
-                  trained_sigmas: tuple[float, float] | None = None):
+                  score_correctors: list[int] | None = None, trained_sigmas: tuple[float, float] | None = None):
     """The model and its decoded checkpoint with the sampler's settings replaced where given: the
     sampler (refine or diffusion), its calls and the ends of its noise ladder (in displacement
     units, inside ``trained_sigmas``, the score matching's range, where known), the refinement's noise
-    and step α, and the factor on the Gaussian's spread."""
+    and step α, the factor on the Gaussian's spread, and the ladder levels that get a Langevin corrector call
+    (``score_correctors``; kept as they were unless given)."""
     config = state["model_config"]
     if score_sampler is not None:
         config = replace(config, score_sampler=score_sampler)
@@ -161,6 +162,9 @@ def _with_sampler(model, state: dict, score_calls: int | None = None, score_nois
             raise ValueError(f"export: score_calls must be >= 0, got {score_calls}")
         config = replace(config, score_calls=score_calls)
         model.score_sigmas = config.sigma_ladder()
+    # Last, so that the levels are checked against the sampler and the ladder chosen above.
+    config = replace(config, score_correctors=config.score_correctors if score_correctors is None else list(score_correctors))
+    model.score_correctors = list(config.score_correctors)
     if trained_sigmas is not None:
         check_noise_ladder(model.score_sigmas, *trained_sigmas, "export", tolerance=1e-9)
     if score_noise is not None:

@@ -239,6 +239,8 @@ def _label(results: dict) -> str:
                 + (f", {segments} segments per replica" if segments > 1 else "") + ")")
     noise = ("diffusion" if model.get("score_sampler") == "diffusion"
              else "Langevin" if model.get("score_noise") else "deterministic")
+    if model.get("score_correctors"):
+        noise += f" with correctors at levels {','.join(str(i) for i in model['score_correctors'])}"
     coupled = f", noise coupled to degree {model['noise_degree']}" if model.get("noise_degree") else ""
     coupled += f", spread × {model['noise_scale']:g}" if model.get("noise_scale", 1.0) != 1.0 else ""
     seed = results.get("settings", {}).get("seed", 1)

@@ -131,3 +131,12 @@ def test_a_bundle_re_exported_with_other_sampler_settings_takes_other_steps(tmp_
     with pytest.raises(ValueError, match="leaves the levels the score network was trained on"):
         export_bundle(shipped, tmp_path / "bad.pt", score_sampler="diffusion", score_sigma_max=2 * trained_top)
 
+    corrected = export_bundle(generative, tmp_path / "peptide-corrected.pt", score_correctors=[0, 1])
+    metadata = load_bundle(corrected)[1]
+    assert metadata["model_config"]["score_correctors"] == [0, 1] and metadata["weights_sha256"] == weights
+    assert np.abs(np.array(record.bundle_steps(corrected)["bead_centres_nm"])
+                  - np.array(record.bundle_steps(generative)["bead_centres_nm"])).max() > 1e-3
+    with pytest.raises(ValueError, match="needs the diffusion sampler"):
+        export_bundle(shipped, tmp_path / "bad.pt", score_correctors=[0])
+    with pytest.raises(ValueError, match="levels of a ladder of"):
+        export_bundle(generative, tmp_path / "bad.pt", score_correctors=[metadata["score_calls"]])

@@ -189,7 +189,8 @@ def _model_note(model: dict) -> str:
         return (f" (CG force field through TorchForce, weights {weights}, LangevinMiddleIntegrator at "
                 f"{model['timestep_ps']} ps with friction {model['friction_per_ps']}/ps)")
     if model.get("score_sampler") == "diffusion":
-        return f" (weights {weights}, diffusion sampler, {model.get('score_calls')} score calls)"
+        correctors = f", correctors at levels {model['score_correctors']}" if model.get("score_correctors") else ""
+        return f" (weights {weights}, diffusion sampler, {model.get('score_calls')} score calls{correctors})"
     return f" (weights {weights}, {model.get('score_calls')} score calls, score noise {model.get('score_noise')})"
 
 

@@ -293,6 +293,6 @@ def bundle_settings(bundle) -> dict:
     settings |= {key: metadata.get(key) for key in keys}
     config = metadata.get("model_config") or {}
     settings |= {"score_sampler": config.get("score_sampler", "refine"), "score_noise": config.get("score_noise"),
-                 "noise_degree": config.get("noise_degree", 0),
+                 "score_correctors": config.get("score_correctors", []), "noise_degree": config.get("noise_degree", 0),
                  "noise_scale": config.get("noise_scale", 1.0)}
     return settings

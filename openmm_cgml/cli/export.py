@@ -2,6 +2,8 @@
 re-exported with other sampler settings; checked once."""
 from __future__ import annotations
 
+import argparse
+
 from ..bundle import is_bundle, load_bundle
 from ..export import export_bundle, export_checkpoint, record_training_range, record_verdict
 from .options import add_platform
@@ -20,6 +22,9 @@ def add_parser(commands):
     parser.add_argument("--score-sigma-max", type=float, help="top of the score calls' noise ladder, in displacement "
                                                              "units; inside the trained range (default: as trained)")
     parser.add_argument("--score-sigma-min", type=float, help="bottom of the ladder, likewise (default: as trained)")
+    parser.add_argument("--score-correctors", type=_levels, metavar="I,J,...",
+                        help="levels of the noise ladder (0 = the top) that get a Langevin corrector call before the "
+                             "ladder's step, diffusion sampler only; 'none' for none (default: as trained)")
     parser.add_argument("--score-noise", choices=["on", "off"],
                         help="Langevin refinement: noise on every call but the last (default: as trained)")
     parser.add_argument("--score-step", type=float, help="step α of every refinement call, in (0, 1] (default: as trained)")
@@ -35,10 +40,21 @@ def add_parser(commands):
     return parser
 
 
+def _levels(text: str) -> list[int]:
+    """``--score-correctors``: comma-separated ladder levels, or 'none'."""
+    if text.strip().lower() == "none":
+        return []
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ladder levels such as 3,4,5 or 'none', got '{text}'") from None
+
+
 def run(args) -> int:
     sampler = {"score_calls": args.score_calls, "score_noise": None if args.score_noise is None else args.score_noise == "on",
                "score_step": args.score_step, "noise_scale": args.noise_scale, "score_sampler": args.sampler,
-               "score_sigma_max": args.score_sigma_max, "score_sigma_min": args.score_sigma_min}
+               "score_sigma_max": args.score_sigma_max, "score_sigma_min": args.score_sigma_min,
+               "score_correctors": args.score_correctors}
     if is_bundle(args.checkpoint):
         path = export_bundle(args.checkpoint, args.out, **sampler)
     else:
@@ -51,8 +67,10 @@ def run(args) -> int:
         verdict = judge(path, args.data, args.verdict_split, args.verdict_steps, platform=args.platform)
         record_verdict(path, verdict)
     _, metadata = load_bundle(path)
+    config = metadata["model_config"]
+    correctors = f", correctors at levels {config['score_correctors']}" if config.get("score_correctors") else ""
     print(f"wrote {path}: k={metadata['history_length']}, CG step {metadata['timestep_ps']} ps, "
-          f"{metadata['score_calls']} score calls ({metadata['model_config'].get('score_sampler', 'refine')}), validation {metadata['validation']}, "
+          f"{metadata['score_calls']} score calls ({config.get('score_sampler', 'refine')}{correctors}), validation {metadata['validation']}, "
           f"weights sha256 {metadata['weights_sha256'][:16]}")
     print((metadata.get("verdict") or {}).get("line") or "no verdict: pass --data DATASET to judge the bundle on held-out runs")
     return 0

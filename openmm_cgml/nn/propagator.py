@@ -23,7 +23,10 @@ with v the Gaussian's variance per bead (noise_scale · std)²: the noise that m
 the next frame is that Gaussian, between the limits v → 0 (Song & Ermon's ancestral step, too narrow
 on a coarse ladder) and v → ∞ (the Euler–Maruyama step of the reverse SDE, too wide).  For an exact
 score it draws from the data's distribution of the next frame (blurred by the last σ and its Tweedie
-step) whatever shape it has, several modes included.  Its ladder must lie inside the noise levels the
+step) whatever shape it has, several modes included.  On a coarse ladder it does so only approximately where
+that distribution is far from the Gaussian; ``score_correctors`` lists levels i at which one Langevin
+corrector call (``_correct``: x ← x + α σ_i² s(x, σ_i) plus noise) precedes the ladder's step
+(predictor–corrector, Song et al. 2021), each at the cost of one more score call.  Its ladder must lie inside the noise levels the
 score network was trained on (``config.check_noise_ladder``).  Networks compute in their parameter dtype (float32 by default);
 positions, velocities and updates are kept in the input's dtype (float64 from the integrator).
 """
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import List, Optional, Tuple
 
 import torch
@@ -72,10 +75,19 @@ class ModelConfig:
     score_step: float = 0.5          # α of the refinement step
     score_noise: bool = False        # Langevin refinement: each call but the last adds √(2α) σ_i ξ (keeps the spread)
     score_sampler: str = "refine"    # "refine": denoise the Gaussian sample; "diffusion": generate the step from σ_0 noise
+    score_correctors: List[int] = field(default_factory=list)  # ladder levels given a Langevin corrector call (diffusion)
 
     def __post_init__(self):
         if self.score_sampler not in SAMPLERS:
             raise ValueError(f"score_sampler must be one of {SAMPLERS}, got '{self.score_sampler}'")
+        self.score_correctors = sorted({int(level) for level in self.score_correctors})
+        if self.score_correctors:
+            if self.score_sampler != "diffusion":
+                raise ValueError("score_correctors needs the diffusion sampler (score_sampler 'diffusion'), "
+                                 f"got '{self.score_sampler}'")
+            if self.score_correctors[0] < 0 or self.score_correctors[-1] >= self.score_calls:
+                raise ValueError(f"score_correctors {self.score_correctors}: levels of a ladder of {self.score_calls} "
+                                 f"score calls are 0..{self.score_calls - 1}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -103,7 +115,7 @@ class Propagator(nn.Module):
 
     # The ladder's type, declared for TorchScript (as an object: this module's annotations are strings),
     # so that an empty ladder (no score calls) still scripts.
-    __annotations__ = {"score_sigmas": List[float]}
+    __annotations__ = {"score_sigmas": List[float], "score_correctors": List[int]}
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -120,6 +132,7 @@ class Propagator(nn.Module):
         self.score_step = float(c.score_step)
         self.score_noise = bool(c.score_noise)
         self.diffusion = c.score_sampler == "diffusion"
+        self.score_correctors: List[int] = list(c.score_correctors)
         self.noise_scale = float(c.noise_scale)
         self.embedding = AtomEmbedding(c.hidden, c.atom_layers, c.atom_hops, c.n_elements, c.max_bond_count)
         self.dynamics = BeadDynamics(c.hidden, c.history_length, c.dynamics_layers, c.cutoff_nm, c.n_basis,
@@ -203,6 +216,9 @@ class Propagator(nn.Module):
         conditioning = self._conditioning(latent, std)
         near = VerletList(self.cutoff_nm, self.verlet_skin, self.max_neighbors, self.brute_force_max)
         for i in range(len(self.score_sigmas)):
+            if i in self.score_correctors:
+                edge_index, is_bond = near.graph(positions, bonded)
+                positions = self._correct(positions, i, x, mean, std, conditioning, edge_index, is_bond, generator)
             edge_index, is_bond = near.graph(positions, bonded)
             positions = self._refine(positions, i, x, mean, std, conditioning, edge_index, is_bond, generator)
         return positions
@@ -214,6 +230,22 @@ class Propagator(nn.Module):
         sigma = float(self.score.length_scale) * self.score_sigmas[0]
         return positions + sigma * torch.randn(positions.shape, dtype=positions.dtype, device=positions.device,
                                                generator=generator)
+
+    def _correct(self, positions: Tensor, i: int, newest: Tensor, mean: Tensor, std: Tensor, conditioning: Tensor,
+                 edge_index: Tensor, is_bond: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+        """A Langevin corrector call at level ``i`` of the ladder (diffusion, ``score_correctors``):
+        x ← x + ε s(x, σ_i) + √(ε (2 − ε / (v + σ_i²))) ξ with ε = α σ_i² (α = ``score_step``) and v the
+        Gaussian's variance, as in the ladder's steps.  It pulls what the ladder's coarse steps got wrong
+        toward the distribution at that level, the data's blurred by σ_i (Song et al. 2021's
+        predictor–corrector); its noise, a little below the plain Langevin step's 2ε, makes it leave
+        N(mean, v + σ_i²) exactly in place, where the plain step would widen it by up to 2 / (2 − α)."""
+        sigma = (self.score.length_scale * self.score_sigmas[i]).expand(newest.shape[0])
+        score = self._score(positions, sigma, newest, mean, std, conditioning, edge_index, is_bond)
+        epsilon = self.score_step * sigma * sigma
+        spread = (self.noise_scale * std) ** 2
+        kick = torch.sqrt(epsilon * (2.0 - epsilon / (spread + sigma * sigma))).to(newest.dtype).unsqueeze(1)
+        return (positions + (epsilon.unsqueeze(1) * score).to(newest.dtype)
+                + kick * torch.randn(newest.shape, dtype=newest.dtype, device=newest.device, generator=generator))
 
     def _refine(self, positions: Tensor, i: int, newest: Tensor, mean: Tensor, std: Tensor, conditioning: Tensor,
                 edge_index: Tensor, is_bond: Tensor, generator: Optional[torch.Generator]) -> Tensor:
@@ -250,6 +282,9 @@ class Propagator(nn.Module):
         positions = self._start(self.gaussian_sample(mean, std, bonded, None), None)
         conditioning = self._conditioning(latent, std)
         for i in range(len(self.score_sigmas)):
+            if i in self.score_correctors:
+                edge_index, is_bond = self._graph(positions, bonded, batch)
+                positions = self._correct(positions, i, x, mean, std, conditioning, edge_index, is_bond, None)
             edge_index, is_bond = self._graph(positions, bonded, batch)
             positions = self._refine(positions, i, x, mean, std, conditioning, edge_index, is_bond, None)
         return positions
