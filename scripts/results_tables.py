@@ -5,7 +5,7 @@ results.json written by ``cgml benchmark`` (relative to the repository root); it
 lines the benchmark printed (``openmm_cgml.benchmark.output``), so no figure is typed by hand.  PATH
 may also be the JSON of ``benchmarks/speed.py``, ``benchmarks/integrator_overhead.py``,
 ``benchmarks/replicas.py``, ``benchmarks/classical_baseline.py``, ``benchmarks/whole_run.py``,
-``benchmarks/targets.py`` or the summary of ``benchmarks/history_ablation.py``.
+``benchmarks/targets.py``, ``benchmarks/local_structure.py`` or the summary of ``benchmarks/history_ablation.py``.
 ``<!-- compare: PATH PATH ... -->`` ... ``<!-- end table -->`` puts several runs side by side: the
 figures whose names contain one of ``KEY_FIGURES``, a column per run, and the first run's ceiling.
 ``<!-- gates: PATH -->`` lists every fidelity gate of a run (``benchmark.gates``).
@@ -190,8 +190,24 @@ def profile_table(r: dict, top: int = 8) -> str:
     return "\n".join(rows) + "\n"
 
 
+def local_structure_table(r: dict) -> str:
+    """benchmarks/local_structure.py's JSON: per side, the spread and tails of bond lengths and angles."""
+    rows = [f"`{r['command']}` ({r['split']} split, {r['sequences']} sequences; MD read every CG step)", "",
+            "| side | bond length sd (nm) | below / above MD's 1 % and 99 % quantiles | bond angle sd (°) | 1 % quantile (°) "
+            "| below / above MD's 1 % and 99 % quantiles |", "|---|---:|---|---:|---:|---|"]
+    bonds, angles = r["figures"]["bond_lengths_nm"], r["figures"]["bond_angles_deg"]
+    for side in bonds:
+        b, a = bonds[side], angles[side]
+        name = "MD" if side == "md" else f"`{Path(side).name}`"
+        rows.append(f"| {name} | {b['std']:.4f} | {b['mass_below_md_1pc']:.4f} / {b['mass_above_md_99pc']:.4f} | "
+                    f"{a['std']:.2f} | {a['quantiles']['0.01']:.2f} | {a['mass_below_md_1pc']:.4f} / {a['mass_above_md_99pc']:.4f} |")
+    return "\n".join(rows) + "\n"
+
+
 def table(path: Path) -> str:
     results = json.loads(path.read_text())
+    if "local_structure.py" in results.get("command", ""):
+        return local_structure_table(results)
     if "relative_se" in results:
         return effective_table(results)
     if "targets.py" in results.get("command", ""):
