@@ -48,19 +48,23 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     runs = [json.loads((Path(folder) / "results.json").read_text()) for folder in args.results]
-    split = runs[0]["split"]
+    split, mapping = runs[0]["split"], runs[0]["mapping"]
     discard = float(runs[0]["equilibration"]["discard_ps"])
-    if any(r["split"] != split or float(r["equilibration"]["discard_ps"]) != discard for r in runs):
-        sys.exit("local_structure.py: the results folders differ in split or discarded equilibration")
-    molecules = dataset_molecules(args.data, split, "residue", discard)
+    if any(r["split"] != split or r["mapping"] != mapping or float(r["equilibration"]["discard_ps"]) != discard
+           for r in runs):
+        sys.exit("local_structure.py: the results folders differ in split, bead mapping or discarded equilibration")
+    molecules = dataset_molecules(args.data, split, mapping, discard)
     pooled = {"md": {}, **{folder: {} for folder in args.results}}
     for molecule in molecules:
-        parts = {"md": samples(replay(molecule.replicas, 20.0), molecule)}
+        cg = {}
         for folder in args.results:
             files = sorted((Path(folder) / "cg_replicas").glob(f"{molecule.name}*.npz"))
             if not files:
                 sys.exit(f"local_structure.py: {folder}/cg_replicas has no replicas of {molecule.name}")
-            parts[folder] = samples([r for f in files for r in load_replicas(f)], molecule)
+            cg[folder] = [r for f in files for r in load_replicas(f)]
+        # MD read every CG step, as the benchmark reads its half A (the CG replicas' frame interval).
+        parts = {"md": samples(replay(molecule.replicas, cg[args.results[0]][0].interval_ps), molecule)}
+        parts |= {folder: samples(replicas, molecule) for folder, replicas in cg.items()}
         for side, values in parts.items():
             for key, array in values.items():
                 pooled[side].setdefault(key, []).append(array)
