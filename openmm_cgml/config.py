@@ -52,6 +52,13 @@ class TrainConfig:
     rollout_drift_memory: int = 0    # batches over which the size bias is averaged to steer that score's gradient
                                      # (rollouts.size_drift; 0: the batch's own estimate, which its noise swamps).
                                      # The average is kept per process and starts afresh on --resume
+    rollout_tail_weight: float = 0.0  # weight of the squared gaps between the rollouts' pooled distributions of bond
+                                     # lengths and of bond angles and the data's, at the data's 1, 5, 25, 50, 75, 95
+                                     # and 99 % quantiles, each gap in units of its sampling sd (rollouts.
+                                     # quantile_gaps: the tails, which the per-pair CRPS barely sees; needs rollout_steps)
+    rollout_tail_width: float = 0.05  # width of the logistic step that smooths those CDFs, in units of the data's sd
+    rollout_tail_memory: int = 0     # batches over which the gaps are averaged to steer that score's gradient
+                                     # (rollouts.tail_gap; 0: the batch's own gaps). Per process, afresh on --resume
     scale_windows: int = 256         # windows used to measure the displacement and acceleration scales
     seed: int = 0
     num_workers: int = 0             # DataLoader workers per process
@@ -74,9 +81,12 @@ class TrainConfig:
             raise ValueError("TrainConfig: rollout_steps and pushforward both lengthen the windows; use one of them")
         if config.rollout_size_units not in SIZE_UNITS:
             raise ValueError(f"TrainConfig: rollout_size_units must be one of {SIZE_UNITS}, got {config.rollout_size_units!r}")
-        if config.rollout_drift_memory < 0:
-            raise ValueError(f"TrainConfig: rollout_drift_memory must be at least 0, got {config.rollout_drift_memory}")
-        for name in ("rollout_local_weight", "rollout_drift_weight"):
+        for name in ("rollout_drift_memory", "rollout_tail_memory"):
+            if getattr(config, name) < 0:
+                raise ValueError(f"TrainConfig: {name} must be at least 0, got {getattr(config, name)}")
+        if not config.rollout_tail_width > 0:
+            raise ValueError(f"TrainConfig: rollout_tail_width must be positive, got {config.rollout_tail_width}")
+        for name in ("rollout_local_weight", "rollout_drift_weight", "rollout_tail_weight"):
             if getattr(config, name) > 0 and config.rollout_steps == 0:
                 raise ValueError(f"TrainConfig: {name} scores the model's own rollouts; set rollout_steps")
         if config.rollout_steps > 0 and config.rollout_samples < 2:

@@ -2,8 +2,10 @@
 
 ``rollout_score`` rolls the propagator's sampler forward from data histories (reparameterised, so that
 gradients reach every network) and scores the rollouts against the data's next frames: the CRPS of
-per-window Rg² and bead MSD, of the distances of beads one and two CG bonds apart, and the batch's
-bias of Rg² (``size_bias``, scored by ``size_drift``).  ``train.Objective`` weighs them into the loss.
+per-window Rg² and bead MSD, of the distances of beads one and two CG bonds apart, the batch's bias of
+Rg² (``size_bias``, scored by ``size_drift``) and the gaps between the pooled distributions of bond
+lengths and angles and the data's at the data's quantiles, tails included (``quantile_gaps``, scored
+by ``tail_gap``).  ``train.Objective`` weighs them into the loss.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .nn import Propagator
-from .nn.neighbors import bond_hops
+from .nn.neighbors import bond_hops, symmetrize
 
 
 def window_means(values: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
@@ -48,6 +50,57 @@ def local_pairs(bead_bonds: Tensor, n: int) -> Tensor:
     return pairs[:, pairs[0] < pairs[1]]
 
 
+def angle_triples(bead_bonds: Tensor) -> Tensor:
+    """Triples (i, j, k), i < k, of beads where j is bonded to both i and k: (3, T), sorted by j, i, k
+    (``analysis.angle_triples`` on tensors)."""
+    keys = torch.unique(symmetrize(bead_bonds).T, dim=0)                      # (j, i) rows, each once
+    j, i = keys[:, 0], keys[:, 1]
+    first, second = torch.nonzero((j.unsqueeze(1) == j.unsqueeze(0)) & (i.unsqueeze(1) < i.unsqueeze(0)), as_tuple=True)
+    return torch.stack([i[first], j[first], i[second]])
+
+
+def bond_angles(x: Tensor, triples: Tensor) -> Tensor:
+    """Angle (radians) at j of each triple (i, j, k) of ``angle_triples`` -> (T,); atan2 of |u × v| and
+    u · v, whose gradient stays finite at 0 and π."""
+    u = x.index_select(0, triples[0]) - x.index_select(0, triples[1])
+    v = x.index_select(0, triples[2]) - x.index_select(0, triples[1])
+    return torch.atan2(torch.linalg.cross(u, v).norm(dim=1), (u * v).sum(1))
+
+
+# Levels of the pooled distributions compared by ``quantile_gaps``: both tails and the bulk.
+TAIL_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def quantile_gaps(model: Tensor, truth: Tensor, width: float) -> Tensor:
+    """How far the rollouts' pooled distribution of one quantity (bond lengths, say) is from the data's,
+    (len(TAIL_LEVELS),): at each level q, the data's q-quantile t (pooled over the batch's steps and
+    items), and there F_model(t) − F_data(t) over √(q (1 − q)), the sampling sd of an empirical CDF at q
+    (Anderson–Darling's weight, so that a tail's error counts as much as the bulk's).  The CDFs are
+    smoothed with a logistic step ``width`` times the data's sd wide on both sides (the smoothing's bias
+    cancels), so the gaps have gradients.  A per-item CRPS barely sees a tail: one percent of the samples
+    too close moves it by little.  ``model`` (samples, steps, M), ``truth`` (steps, M); no items gives
+    zeros."""
+    levels = torch.tensor(TAIL_LEVELS, dtype=truth.dtype, device=truth.device)
+    data = truth.reshape(-1).detach()
+    if data.numel() < 2:
+        return torch.zeros_like(levels)
+    t = torch.quantile(data, levels).unsqueeze(1)
+    scale = width * data.std().clamp_min(1e-12)
+    model_cdf = torch.sigmoid((t - model.reshape(1, -1).to(t.dtype)) / scale).mean(1)
+    data_cdf = torch.sigmoid((t - data.unsqueeze(0)) / scale).mean(1)
+    return (model_cdf - data_cdf) / torch.sqrt(levels * (1 - levels))
+
+
+def tail_gap(gaps: Tensor, running: Optional[Tensor] = None) -> Tensor:
+    """The mean squared gap of ``quantile_gaps`` (K, Q).  With ``running`` (K, Q), the gaps averaged over
+    earlier batches, the gradient is 2 · running · ∇gaps instead (the value is the same): one batch
+    holds a few dozen samples in a 1 % tail, whose noise would otherwise steer as much as the gap."""
+    value = (gaps ** 2).mean()
+    if running is None:
+        return value
+    return value.detach() + (2 * running.to(gaps.dtype) * (gaps - gaps.detach())).mean()
+
+
 def pair_distances(x: Tensor, pairs: Tensor) -> Tensor:
     """|x_i − x_j| of the pairs (2, P) -> (P,)."""
     return (x.index_select(0, pairs[0]) - x.index_select(0, pairs[1])).norm(dim=1)
@@ -55,14 +108,16 @@ def pair_distances(x: Tensor, pairs: Tensor) -> Tensor:
 
 def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future: Tensor, bead_bonds: Tensor,
                   bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False,
-                  size_units: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+                  size_units: Optional[Tensor] = None, tail_width: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """Multi-step training: ``samples`` rollouts of len(future) steps per window with the model's own
     sampler (``Propagator.sample``, refinement included), each step's new frame the next step's newest
     history frame.  Returns two scores (dimensionless), each averaged over steps: the CRPS of per-window
     Rg² (over the true start's, or over ``size_units`` (n_graphs,) nm² where given) and bead MSD (over 3 × the displacement scale²) against the true frames;
     and, with ``local``, the CRPS of the distance of every bead pair one or two CG bonds apart (over the
     displacement scale; bonds and angles, which the per-window figures do not see), else 0.  Also returns
-    each rollout's bias of the batch's size after each step (``size_bias``; samples, steps)."""
+    each rollout's bias of the batch's size after each step (``size_bias``; samples, steps), and, with
+    ``tail_width`` > 0, the ``quantile_gaps`` of the bond lengths and of the bond angles over all steps
+    and samples (2, Q), else zeros."""
     start = history[-1]
     truth = torch.stack([rollout_statistics(f, start, bead_graph, n_graphs) for f in future])  # (n, G, 2)
     scale = float(model.dynamics.displacement_scale)
@@ -70,26 +125,39 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
     norm = torch.stack([start_rg2 if size_units is None else size_units.to(start.dtype),
                         torch.full((n_graphs,), 3 * scale ** 2, dtype=start.dtype, device=start.device)], 1)
     pairs = local_pairs(bead_bonds, start.shape[0]) if local else None
-    runs, distances = [], []
+    bonds = bead_bonds[:, bead_bonds[0] != bead_bonds[1]]
+    triples = angle_triples(bead_bonds) if tail_width > 0 else None
+    runs, distances, shapes = [], [], []
     for _ in range(samples):
-        h, stats, near = history, [], []
+        h, stats, near, shape = history, [], [], []
         for _ in range(future.shape[0]):
             x = model.sample(embedding, h, bead_bonds, bead_graph)
             stats.append(rollout_statistics(x, start, bead_graph, n_graphs))
             if pairs is not None:
                 near.append(pair_distances(x, pairs))
+            if triples is not None:
+                shape.append(torch.cat([pair_distances(x, bonds), bond_angles(x, triples)]))
             h = torch.cat([h[1:], x.unsqueeze(0)])
         runs.append(torch.stack(stats))
         if pairs is not None:
             distances.append(torch.stack(near))
+        if triples is not None:
+            shapes.append(torch.stack(shape))
     runs = torch.stack(runs)                                                            # (samples, n, G, 2)
     windows = crps(runs / norm, truth / norm).mean()
     bias = size_bias(runs[..., 0], truth[..., 0], start_rg2)
+    gaps = torch.zeros(2, len(TAIL_LEVELS), dtype=windows.dtype, device=windows.device)
+    if triples is not None:
+        model_shape = torch.stack(shapes)                                           # (samples, n, bonds + angles)
+        true_shape = torch.stack([torch.cat([pair_distances(f, bonds), bond_angles(f, triples)]) for f in future])
+        b = bonds.shape[1]
+        gaps = torch.stack([quantile_gaps(model_shape[..., :b], true_shape[..., :b], tail_width),
+                            quantile_gaps(model_shape[..., b:], true_shape[..., b:], tail_width)]).to(windows.dtype)
     if pairs is None or pairs.shape[1] == 0:
-        return torch.stack([windows, torch.zeros_like(windows)]), bias
+        return torch.stack([windows, torch.zeros_like(windows)]), bias, gaps
     true_distances = torch.stack([pair_distances(f, pairs) for f in future])
     local_score = crps(torch.stack(distances) / scale, true_distances / scale).mean().to(windows.dtype)
-    return torch.stack([windows, local_score]), bias
+    return torch.stack([windows, local_score]), bias, gaps
 
 
 def size_bias(rg2: Tensor, true_rg2: Tensor, start_rg2: Tensor) -> Tensor:

@@ -28,8 +28,8 @@ from .config import TrainConfig, check_noise_ladder
 from .data import WindowBatch, collate, load_windows
 from .nn import ModelConfig, Propagator
 from .nn.neighbors import bond_keys
-from .rollouts import RunningMean, rollout_score, size_drift
-METRICS = ("loss", "nll", "dsm", "mse", "rollout", "local", "drift")
+from .rollouts import RunningMean, rollout_score, size_drift, tail_gap
+METRICS = ("loss", "nll", "dsm", "mse", "rollout", "local", "drift", "tail")
 
 
 # ---------------------------------------------------------------------------------------- losses
@@ -118,30 +118,36 @@ class Objective(nn.Module):
         self.config = config
         # The size bias over earlier training batches (TrainConfig.rollout_drift_memory), per process.
         self.size_bias = RunningMean(config.rollout_drift_memory) if config.rollout_drift_memory > 0 else None
+        # The quantile gaps of the local structure over earlier batches (TrainConfig.rollout_tail_memory).
+        self.tail_gaps = RunningMean(config.rollout_tail_memory) if config.rollout_tail_memory > 0 else None
 
     def forward(self, atom_features: Tensor, atom_bonds: Tensor, bead_of_atom: Tensor, atom_masses: Tensor,
                 bead_bonds: Tensor, bead_graph: Tensor, history: Tensor, target: Tensor, n_graphs: int,
                 augment: bool, size_spread: Optional[Tensor] = None) -> Tensor:
-        """Returns [loss, nll, dsm, mse, rollout, local, drift] (nll per bead and axis, dsm and mse per axis,
-        the rollout scores per window and step, per bonded pair and step, and of the batch's size,
-        ``rollout_score``; dimensionless)."""
+        """Returns [loss, nll, dsm, mse, rollout, local, drift, tail] (nll per bead and axis, dsm and mse per
+        axis, the rollout scores per window and step, per bonded pair and step, of the batch's size and of
+        the local structure's quantile gaps, ``rollout_score``; dimensionless)."""
         c, m = self.config, self.model
         scale = float(m.dynamics.displacement_scale)
         accel_scale = m.dynamics.acceleration_scale
         embedding = m.embed(atom_features, atom_bonds, bead_of_atom, atom_masses)
-        rollout = torch.zeros(3, dtype=torch.float64, device=target.device)
+        rollout = torch.zeros(4, dtype=torch.float64, device=target.device)
         k = m.history_length
         if c.rollout_steps > 0 and history.shape[0] == k + c.rollout_steps - 1:
             future = torch.cat([history[k:], target.unsqueeze(0)])
             history, target = history[:k], future[0]
-            if c.rollout_weight > 0 or c.rollout_local_weight > 0 or c.rollout_drift_weight > 0:
+            if c.rollout_weight > 0 or c.rollout_local_weight > 0 or c.rollout_drift_weight > 0 or c.rollout_tail_weight > 0:
                 if c.rollout_size_units == "run_spread" and size_spread is None:
                     raise ValueError("rollout_size_units 'run_spread' needs windows that carry their run's size_spread")
-                scores, bias = rollout_score(m, embedding, history, future, bead_bonds, bead_graph, n_graphs,
-                                             c.rollout_samples, local=c.rollout_local_weight > 0,
-                                             size_units=size_spread if c.rollout_size_units == "run_spread" else None)
+                scores, bias, gaps = rollout_score(
+                    m, embedding, history, future, bead_bonds, bead_graph, n_graphs, c.rollout_samples,
+                    local=c.rollout_local_weight > 0,
+                    size_units=size_spread if c.rollout_size_units == "run_spread" else None,
+                    tail_width=c.rollout_tail_width if c.rollout_tail_weight > 0 else 0.0)
                 running = self.size_bias.update(bias.mean(0)) if augment and self.size_bias is not None else None
-                rollout = torch.cat([scores, size_drift(bias, running).to(scores.dtype).unsqueeze(0)])
+                running_gaps = self.tail_gaps.update(gaps) if augment and self.tail_gaps is not None else None
+                rollout = torch.cat([scores, size_drift(bias, running).to(scores.dtype).unsqueeze(0),
+                                     tail_gap(gaps, running_gaps).to(scores.dtype).unsqueeze(0)])
         if history.shape[0] == m.history_length + 1:  # windows of a pushforward run hold one frame more
             history = pushed_forward(m, embedding, history, bead_bonds, bead_graph, n_graphs,
                                      c.pushforward if augment else 0.0)
@@ -166,10 +172,10 @@ class Objective(nn.Module):
         score = m.score_at(noisy, sigma, x, mean, std, latent, bead_bonds, bead_graph)
         s = sigma.to(score.dtype).unsqueeze(1)
         dsm = ((s * score + eps.to(score.dtype)) ** 2).mean()
-        rollout, local, drift = rollout.to(nll.dtype).unbind()
+        rollout, local, drift, tail = rollout.to(nll.dtype).unbind()
         loss = (nll + c.score_weight * dsm + c.rollout_weight * rollout + c.rollout_local_weight * local
-                + c.rollout_drift_weight * drift)
-        return torch.stack([loss, nll, dsm, mse, rollout, local, drift])
+                + c.rollout_drift_weight * drift + c.rollout_tail_weight * tail)
+        return torch.stack([loss, nll, dsm, mse, rollout, local, drift, tail])
 
 
 def noise_levels(c: TrainConfig, n: int, dtype=torch.float64, device=None) -> Tensor:

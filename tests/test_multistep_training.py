@@ -3,6 +3,7 @@ the model's own rollouts of one or several steps (``TrainConfig.rollout_steps``)
 chains of test_train.py."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,7 +81,7 @@ def test_rollout_training_scores_the_models_own_rollouts(tmp_path):
     model = Propagator(ModelConfig(history_length=3, score_calls=2, **SMALL))
     model.set_scales(*measure_scales(data, 100))
     losses = batch_losses(Objective(model, TrainConfig(rollout_steps=3, input_noise=0.0, truncate_prob=0.0)), batch, True)
-    assert losses.shape == (7,) and losses[4].item() > 0 and losses[5].item() == 0
+    assert losses.shape == (8,) and losses[4].item() > 0 and losses[5].item() == 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + losses[4]).item(), rel=1e-5)
     losses[4].backward()
     assert model.dynamics.parameters().__next__().grad is not None
@@ -173,7 +174,7 @@ def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
     objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_drift_weight=3.0,
                                              rollout_drift_memory=10, sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
     losses = batch_losses(objective, batch, True)
-    assert losses.shape == (7,) and losses[6].item() != 0 and objective.size_bias.count == 1
+    assert losses.shape == (8,) and losses[6].item() != 0 and objective.size_bias.count == 1
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 3 * losses[6]).item(), rel=1e-5)
     losses[6].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
@@ -183,6 +184,69 @@ def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
     batch_losses(objective, batch, False)
     assert objective.size_bias.count == 2                                            # validation leaves it alone
+
+
+def test_quantile_gaps_see_a_tail_that_the_crps_barely_sees():
+    """quantile_gaps/tail_gap: near zero for samples drawn like the data; for samples of which 2 % are
+    moved far below the data's 1 % quantile, the gap at that level is (0.02 + 0.98 · 0.01 − 0.01)
+    /√(0.01 · 0.99) (= 0.2), while the per-item CRPS rises by under a quarter (8 % here); steered by
+    running gaps the gradient is 2 · running · ∇gaps over the levels; angle_triples and bond_angles match
+    analysis'; part of the loss with rollout_tail_weight (refused without rollouts), its gradient
+    reaching the score network, and validation leaves the running gaps alone."""
+    from openmm_cgml import analysis
+    from openmm_cgml.rollouts import TAIL_LEVELS, angle_triples, bond_angles, crps, quantile_gaps, tail_gap
+    from openmm_cgml.train import Objective, batch_losses
+
+    torch.manual_seed(0)
+    n = 100000
+    truth = 2.0 + 0.1 * torch.randn(1, n, dtype=torch.float64)
+    like = 2.0 + 0.1 * torch.randn(2, 1, n, dtype=torch.float64)
+    assert float(quantile_gaps(like, truth, 0.01).abs().max()) < 0.04
+    tailed = like.clone()
+    tailed[..., torch.rand(n) < 0.02] = 2.0 - 0.3                                  # far below the 1 % quantile (−2.3 sd)
+    gaps = quantile_gaps(tailed, truth, 0.01)
+    assert gaps[TAIL_LEVELS.index(0.01)] == pytest.approx((0.02 + 0.98 * 0.01 - 0.01) / math.sqrt(0.01 * 0.99), abs=0.03)
+    assert float(gaps[TAIL_LEVELS.index(0.5)].abs()) < 0.1
+    crps_like, crps_tailed = float(crps(like, truth).mean()), float(crps(tailed, truth).mean())
+    assert abs(crps_tailed - crps_like) < 0.25 * crps_like
+    assert float(tail_gap(gaps)) > 10 * float(tail_gap(quantile_gaps(like, truth, 0.01)))
+    g = torch.tensor([[0.2, -0.1], [0.4, 0.3]], dtype=torch.float64, requires_grad=True)
+    steered = tail_gap(g, torch.tensor([[0.5, -1.0], [0.0, 2.0]], dtype=torch.float64))
+    assert float(steered.detach()) == pytest.approx(float((g.detach() ** 2).mean()))
+    steered.backward()
+    torch.testing.assert_close(g.grad, torch.tensor([[0.25, -0.5], [0.0, 1.0]], dtype=torch.float64))
+    branched = torch.tensor([[0, 1, 2, 1], [1, 2, 3, 4]])                           # bead 1 bonded to 0, 2 and 4
+    triples = angle_triples(branched)
+    assert sorted(map(tuple, triples.T.tolist())) == sorted(map(tuple, analysis.angle_triples(branched.T.tolist()).tolist()))
+    assert triples.shape == (3, 4)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    np.testing.assert_allclose(bond_angles(x, triples).numpy(), analysis.bond_angles(x.numpy(), triples.T.numpy())[0],
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="rollout_tail_weight .* set rollout_steps"):
+        TrainConfig.from_dict({"rollout_tail_weight": 1.0})
+    with pytest.raises(ValueError, match="rollout_tail_width"):
+        TrainConfig.from_dict({"rollout_steps": 1, "rollout_tail_width": 0.0})
+    with pytest.raises(ValueError, match="rollout_tail_memory"):
+        TrainConfig.from_dict({"rollout_steps": 1, "rollout_tail_memory": -1})
+    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
+                                   **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_tail_weight=3.0,
+                                             rollout_tail_width=0.2, rollout_tail_memory=10, sigma_max=2.0,
+                                             input_noise=0.0, truncate_prob=0.0))
+    losses = batch_losses(objective, batch, True)
+    assert losses[7].item() > 0 and losses[5].item() == 0 and objective.tail_gaps.count == 1
+    assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 3 * losses[7]).item(), rel=1e-5)
+    losses[7].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+    model.zero_grad()
+    batch_losses(objective, batch, True)[7].backward()                               # steered by the first batch
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.score.parameters())
+    batch_losses(objective, batch, False)
+    assert objective.tail_gaps.count == 2
 
 
 def test_rollout_size_units_weigh_each_chain_by_its_own_size_fluctuations():
