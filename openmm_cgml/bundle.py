@@ -94,6 +94,15 @@ def rotation_free(metadata: dict) -> bool:
     return bool(((metadata.get("training") or {}).get("train_config") or {}).get("align_windows"))
 
 
+def sampler_summary(settings: dict) -> str:
+    """The score sampler in words, from a bundle's ``model_config`` or a results JSON's ``model``:
+    "diffusion sampler, 10 score calls, correctors at levels [5, 6]" or "10 score calls, score noise False"."""
+    if settings.get("score_sampler") == "diffusion":
+        correctors = f", correctors at levels {settings['score_correctors']}" if settings.get("score_correctors") else ""
+        return f"diffusion sampler, {settings.get('score_calls')} score calls{correctors}"
+    return f"{settings.get('score_calls')} score calls, score noise {settings.get('score_noise')}"
+
+
 def weights_sha256(module: torch.nn.Module) -> str:
     """SHA-256 over the state dict: names in sorted order, each with its dtype, shape and raw bytes."""
     digest = hashlib.sha256()

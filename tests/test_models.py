@@ -9,7 +9,7 @@ import pytest
 
 from openmm_cgml import create_integrator
 from openmm_cgml.analysis import radius_of_gyration
-from openmm_cgml.bundle import MODELS, check_bundle, load_bundle, shipped_model
+from openmm_cgml.bundle import MODELS, check_bundle, load_bundle, sampler_summary, shipped_model
 from openmm_cgml.mapping import BeadMapping
 from openmm_cgml.systems import peptides
 from script_loader import load_script
@@ -134,6 +134,9 @@ def test_a_bundle_re_exported_with_other_sampler_settings_takes_other_steps(tmp_
     corrected = export_bundle(generative, tmp_path / "peptide-corrected.pt", score_correctors=[0, 1])
     metadata = load_bundle(corrected)[1]
     assert metadata["model_config"]["score_correctors"] == [0, 1] and metadata["weights_sha256"] == weights
+    calls = metadata["score_calls"]
+    assert sampler_summary(metadata["model_config"]) == f"diffusion sampler, {calls} score calls, correctors at levels [0, 1]"
+    assert sampler_summary(load_bundle(noisy)[1]["model_config"]) == f"{calls} score calls, score noise True"
     assert np.abs(np.array(record.bundle_steps(corrected)["bead_centres_nm"])
                   - np.array(record.bundle_steps(generative)["bead_centres_nm"])).max() > 1e-3
     with pytest.raises(ValueError, match="needs the diffusion sampler"):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bundle import sampler_summary
 from ..files import write_atomically
 from ..report import clean
 from .gates import gates_met, gates_of
@@ -188,10 +189,7 @@ def _model_note(model: dict) -> str:
     if model.get("kind") == "cg-forcefield":
         return (f" (CG force field through TorchForce, weights {weights}, LangevinMiddleIntegrator at "
                 f"{model['timestep_ps']} ps with friction {model['friction_per_ps']}/ps)")
-    if model.get("score_sampler") == "diffusion":
-        correctors = f", correctors at levels {model['score_correctors']}" if model.get("score_correctors") else ""
-        return f" (weights {weights}, diffusion sampler, {model.get('score_calls')} score calls{correctors})"
-    return f" (weights {weights}, {model.get('score_calls')} score calls, score noise {model.get('score_noise')})"
+    return f" (weights {weights}, {sampler_summary(model)})"
 
 
 def _polymer_plots(results: dict, out: Path) -> list[str]:

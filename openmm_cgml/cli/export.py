@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..bundle import is_bundle, load_bundle
+from ..bundle import is_bundle, load_bundle, sampler_summary
 from ..export import export_bundle, export_checkpoint, record_training_range, record_verdict
 from .options import add_platform
 
@@ -67,10 +67,8 @@ def run(args) -> int:
         verdict = judge(path, args.data, args.verdict_split, args.verdict_steps, platform=args.platform)
         record_verdict(path, verdict)
     _, metadata = load_bundle(path)
-    config = metadata["model_config"]
-    correctors = f", correctors at levels {config['score_correctors']}" if config.get("score_correctors") else ""
     print(f"wrote {path}: k={metadata['history_length']}, CG step {metadata['timestep_ps']} ps, "
-          f"{metadata['score_calls']} score calls ({config.get('score_sampler', 'refine')}{correctors}), validation {metadata['validation']}, "
+          f"{sampler_summary(metadata['model_config'])}, validation {metadata['validation']}, "
           f"weights sha256 {metadata['weights_sha256'][:16]}")
     print((metadata.get("verdict") or {}).get("line") or "no verdict: pass --data DATASET to judge the bundle on held-out runs")
     return 0
