@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openmm_cgml import analysis
+from openmm_cgml.benchmark.polymer import local_samples
 from openmm_cgml.benchmark.sources import dataset_molecules, load_replicas, replay
 
 QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
@@ -29,9 +29,8 @@ QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
 
 def samples(replicas, molecule) -> dict:
     """Bond lengths (nm) and bond angles (degrees) of every frame of ``replicas``."""
-    triples = analysis.angle_triples(molecule.bonds)
-    return {"bond_lengths_nm": np.concatenate([analysis.bond_lengths(r.beads, molecule.bonds).ravel() for r in replicas]),
-            "bond_angles_deg": np.degrees(np.concatenate([analysis.bond_angles(r.beads, triples).ravel() for r in replicas]))}
+    local = local_samples(replicas, molecule.bonds)
+    return {"bond_lengths_nm": local["bond_lengths"], "bond_angles_deg": np.degrees(local["bond_angles"])}
 
 
 def summary(values: np.ndarray, md: np.ndarray) -> dict:

@@ -28,16 +28,20 @@ RG_BINS = np.linspace(0.4, 2.0, 81)
 REPLAY_STEP_PS = 20.0  # the polymer models' CG step
 
 
+def local_samples(replicas: list[Replica], bonds) -> dict:
+    """Bond lengths (nm) and bond angles (radians) of every frame of ``replicas``, pooled."""
+    triples = analysis.angle_triples(bonds)
+    return {"bond_lengths": np.concatenate([analysis.bond_lengths(r.beads, bonds).ravel() for r in replicas]),
+            "bond_angles": np.concatenate([analysis.bond_angles(r.beads, triples).ravel() for r in replicas])}
+
+
 def _observables(replicas: list[Replica], masses, bonds) -> dict:
     """Per side: Rg series per replica and pooled samples of the distributions compared by JS."""
-    triples = analysis.angle_triples(bonds)
     nonbonded = analysis.nonbonded_pairs(len(masses), bonds)
     rg = [analysis.radius_of_gyration(r.beads, masses) for r in replicas]
     return {
         "rg": rg, "interval_ps": replicas[0].interval_ps,
-        "samples": {"rg": np.concatenate(rg),
-                    "bond_lengths": np.concatenate([analysis.bond_lengths(r.beads, bonds).ravel() for r in replicas]),
-                    "bond_angles": np.concatenate([analysis.bond_angles(r.beads, triples).ravel() for r in replicas]),
+        "samples": {"rg": np.concatenate(rg), **local_samples(replicas, bonds),
                     "pair_distances": np.concatenate([analysis.pair_distances(r.beads).ravel() for r in replicas])},
         "nonbonded": np.concatenate([analysis.pair_distances(r.beads, nonbonded).ravel() for r in replicas]),
         "msd": _mean_over_replicas([estimators.msd_at_lags(r.beads, r.interval_ps, MSD_LAGS_PS) for r in replicas]),
