@@ -60,7 +60,7 @@ fidelity: plugin
 	$(PY) -m openmm_cgml.cli benchmark polymer --model replay:2.5 --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay-slow
 	$(PY) -m openmm_cgml.cli benchmark peptide --model replay --replay-step-ps 100 --data data/alanine-vacuum --split test --platform Reference --out $(RESULTS)/peptide-test-replay-100ps
 	$(PY) -m openmm_cgml.cli benchmark peptide --model replay:2 --replay-step-ps 100 --data data/alanine-vacuum --split test --platform Reference --out $(RESULTS)/peptide-test-replay-100ps-slow
-	$(PY) scripts/results_tables.py README.md
+	$(PY) scripts/results_tables.py README.md docs/research-polymers.md docs/research-peptide.md openmm_cgml/models/polymer.md
 
 # The package as a wheel (plugin libraries, SWIG module, shipped models) in dist/, and the check that
 # it works where nothing else is: a fresh venv with the pinned requirements, the wheel, an example

@@ -1,4 +1,4 @@
-"""Rewrites the results tables of README.md (and model cards) from the benchmarks' results JSON.
+"""Rewrites the results tables of README.md (and of the research logs in docs/ and the model cards) from the benchmarks' results JSON.
 
 A table is the block between ``<!-- table: PATH -->`` and ``<!-- end table -->``, where PATH is a
 results.json written by ``cgml benchmark`` (relative to the repository root); its rows are the same
@@ -12,7 +12,7 @@ figures whose names contain one of ``KEY_FIGURES``, a column per run, and the fi
 A ``compare`` of ``benchmarks/peptide_equilibrium.py`` runs is a row per model and per MD reference, one of
 ``benchmarks/sequence_spread.py`` runs a row per model and split.
 
-    python scripts/results_tables.py README.md openmm_cgml/models/polymer.md
+    python scripts/results_tables.py README.md docs/research-polymers.md docs/research-peptide.md openmm_cgml/models/polymer.md
 """
 from __future__ import annotations
 

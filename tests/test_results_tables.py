@@ -1,4 +1,4 @@
-"""The README's and model cards' results tables are the ones scripts/results_tables.py generates from the committed JSON."""
+"""The results tables of the README, the research logs in docs/ and the model cards are the ones scripts/results_tables.py generates from the committed JSON."""
 import json
 import shutil
 from pathlib import Path
@@ -8,7 +8,8 @@ import pytest
 from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "openmm_cgml" / "models").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("research-*.md")),
+             *sorted((ROOT / "openmm_cgml" / "models").glob("*.md"))]
 
 
 def _tables():
@@ -20,7 +21,7 @@ def test_tables_match_their_results_json(document, tmp_path):
     copy = tmp_path / document.name
     shutil.copy(document, copy)
     _tables().rewrite(copy)
-    assert copy.read_text() == document.read_text(), f"{document.name}: run python scripts/results_tables.py {document.name}"
+    assert copy.read_text() == document.read_text(), f"{document.name}: run python scripts/results_tables.py {document.relative_to(ROOT)}"
 
 
 def test_a_hand_edited_table_is_caught(tmp_path):
