@@ -14,6 +14,21 @@ from openmm_cgml.train import fit, measure_scales
 from test_train import SMALL, ChainWindows
 
 
+def one_step_objective(**train):
+    """A diffusion-sampler model (seeded) on two synthetic chains, its ``Objective`` with one-step rollouts
+    and the given TrainConfig settings (no input noise or truncation), and a batch of 4 windows."""
+    from openmm_cgml.train import Objective
+
+    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
+    batch = collate([data[i] for i in range(4)])
+    torch.manual_seed(0)
+    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
+                                   **SMALL))
+    model.set_scales(*measure_scales(data, 100))
+    config = TrainConfig(rollout_steps=1, sigma_max=2.0, input_noise=0.0, truncate_prob=0.0, **train)
+    return model, Objective(model, config), batch
+
+
 def test_pushforward_replaces_the_newest_frame_by_the_models_own_sample(tmp_path):
     """Windows of k + 1 frames: without pushforward the model reads the newest k; with it, the newest
     frame of the chosen windows is the model's Gaussian sample from the k frames before it, and a
@@ -94,17 +109,10 @@ def test_rollout_training_scores_the_models_own_rollouts(tmp_path):
 def test_one_step_rollout_score_trains_the_diffusion_sampler():
     """rollout_steps = 1: windows keep their length (history and target), the score is the CRPS of the
     sampler's one-step Rg² and MSD, and with the diffusion sampler its gradient reaches the score network."""
-    from openmm_cgml.train import Objective, batch_losses
+    from openmm_cgml.train import batch_losses
 
     assert TrainConfig(rollout_steps=1).extra_frames() == 0
-    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
-    batch = collate([data[i] for i in range(4)])
-    torch.manual_seed(0)
-    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
-                                   **SMALL))
-    model.set_scales(*measure_scales(data, 100))
-    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=4.0, sigma_max=2.0, input_noise=0.0,
-                                             truncate_prob=0.0))
+    model, objective, batch = one_step_objective(rollout_weight=4.0)
     losses = batch_losses(objective, batch, True)
     assert losses[4].item() > 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 4 * losses[4]).item(), rel=1e-5)
@@ -117,20 +125,13 @@ def test_local_rollout_score_scores_bond_lengths_and_angles():
     model's own step is a separate term of the loss, its gradient reaches the score network, and it is
     refused without rollouts."""
     from openmm_cgml.rollouts import local_pairs
-    from openmm_cgml.train import Objective, batch_losses
+    from openmm_cgml.train import batch_losses
 
     chain = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     assert local_pairs(chain, 5).T.tolist() == [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3], [2, 4], [3, 4]]
     with pytest.raises(ValueError, match="set rollout_steps"):
         TrainConfig.from_dict({"rollout_local_weight": 1.0})
-    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
-    batch = collate([data[i] for i in range(4)])
-    torch.manual_seed(0)
-    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
-                                   **SMALL))
-    model.set_scales(*measure_scales(data, 100))
-    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_local_weight=2.0,
-                                             sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
+    model, objective, batch = one_step_objective(rollout_weight=0.0, rollout_local_weight=2.0)
     losses = batch_losses(objective, batch, True)
     assert losses[5].item() > 0
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 2 * losses[5]).item(), rel=1e-5)
@@ -144,7 +145,7 @@ def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
     bias, the gradient is 2 · running · ∇(mean bias) and the value unchanged; part of the loss with
     rollout_drift_weight (refused without rollouts), its gradient reaching the score network."""
     from openmm_cgml.rollouts import RunningMean, size_bias, size_drift
-    from openmm_cgml.train import Objective, batch_losses
+    from openmm_cgml.train import batch_losses
 
     torch.manual_seed(0)
     start = torch.ones(4000, dtype=torch.float64)
@@ -166,13 +167,7 @@ def test_size_drift_scores_the_batch_bias_of_rg2_and_not_the_spread():
         TrainConfig.from_dict({"rollout_drift_weight": 1.0})
     with pytest.raises(ValueError, match="rollout_drift_memory"):
         TrainConfig.from_dict({"rollout_steps": 1, "rollout_drift_memory": -1})
-    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
-    batch = collate([data[i] for i in range(4)])
-    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
-                                   **SMALL))
-    model.set_scales(*measure_scales(data, 100))
-    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_drift_weight=3.0,
-                                             rollout_drift_memory=10, sigma_max=2.0, input_noise=0.0, truncate_prob=0.0))
+    model, objective, batch = one_step_objective(rollout_weight=0.0, rollout_drift_weight=3.0, rollout_drift_memory=10)
     losses = batch_losses(objective, batch, True)
     assert losses.shape == (8,) and losses[6].item() != 0 and objective.size_bias.count == 1
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 3 * losses[6]).item(), rel=1e-5)
@@ -195,7 +190,7 @@ def test_quantile_gaps_see_a_tail_that_the_crps_barely_sees():
     reaching the score network, and validation leaves the running gaps alone."""
     from openmm_cgml import analysis
     from openmm_cgml.rollouts import TAIL_LEVELS, angle_triples, bond_angles, crps, quantile_gaps, tail_gap
-    from openmm_cgml.train import Objective, batch_losses
+    from openmm_cgml.train import batch_losses
 
     torch.manual_seed(0)
     n = 100000
@@ -228,15 +223,8 @@ def test_quantile_gaps_see_a_tail_that_the_crps_barely_sees():
         TrainConfig.from_dict({"rollout_steps": 1, "rollout_tail_width": 0.0})
     with pytest.raises(ValueError, match="rollout_tail_memory"):
         TrainConfig.from_dict({"rollout_steps": 1, "rollout_tail_memory": -1})
-    data = ChainWindows(history_length=3, n_chains=2, n_frames=12)
-    batch = collate([data[i] for i in range(4)])
-    torch.manual_seed(0)
-    model = Propagator(ModelConfig(history_length=3, score_calls=3, score_sampler="diffusion", score_sigma_max=2.0,
-                                   **SMALL))
-    model.set_scales(*measure_scales(data, 100))
-    objective = Objective(model, TrainConfig(rollout_steps=1, rollout_weight=0.0, rollout_tail_weight=3.0,
-                                             rollout_tail_width=0.2, rollout_tail_memory=10, sigma_max=2.0,
-                                             input_noise=0.0, truncate_prob=0.0))
+    model, objective, batch = one_step_objective(rollout_weight=0.0, rollout_tail_weight=3.0, rollout_tail_width=0.2,
+                                                 rollout_tail_memory=10)
     losses = batch_losses(objective, batch, True)
     assert losses[7].item() > 0 and losses[5].item() == 0 and objective.tail_gaps.count == 1
     assert losses[0].item() == pytest.approx((losses[1] + losses[2] + 3 * losses[7]).item(), rel=1e-5)
