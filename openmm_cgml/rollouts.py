@@ -14,8 +14,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .analysis import angle_triples
 from .nn import Propagator
-from .nn.neighbors import bond_hops, symmetrize
+from .nn.neighbors import bond_hops
 
 
 def window_means(values: Tensor, bead_graph: Tensor, n_graphs: int) -> Tensor:
@@ -50,18 +51,9 @@ def local_pairs(bead_bonds: Tensor, n: int) -> Tensor:
     return pairs[:, pairs[0] < pairs[1]]
 
 
-def angle_triples(bead_bonds: Tensor) -> Tensor:
-    """Triples (i, j, k), i < k, of beads where j is bonded to both i and k: (3, T), sorted by j, i, k
-    (``analysis.angle_triples`` on tensors)."""
-    keys = torch.unique(symmetrize(bead_bonds).T, dim=0)                      # (j, i) rows, each once
-    j, i = keys[:, 0], keys[:, 1]
-    first, second = torch.nonzero((j.unsqueeze(1) == j.unsqueeze(0)) & (i.unsqueeze(1) < i.unsqueeze(0)), as_tuple=True)
-    return torch.stack([i[first], j[first], i[second]])
-
-
 def bond_angles(x: Tensor, triples: Tensor) -> Tensor:
-    """Angle (radians) at j of each triple (i, j, k) of ``angle_triples`` -> (T,); atan2 of |u × v| and
-    u · v, whose gradient stays finite at 0 and π."""
+    """Angle (radians) at j of each triple (i, j, k) in the columns of ``triples`` (3, T) -> (T,):
+    ``analysis.bond_angles`` with gradients, as atan2 of |u × v| and u · v (finite at 0 and π)."""
     u = x.index_select(0, triples[0]) - x.index_select(0, triples[1])
     v = x.index_select(0, triples[2]) - x.index_select(0, triples[1])
     return torch.atan2(torch.linalg.cross(u, v).norm(dim=1), (u * v).sum(1))
@@ -106,6 +98,11 @@ def pair_distances(x: Tensor, pairs: Tensor) -> Tensor:
     return (x.index_select(0, pairs[0]) - x.index_select(0, pairs[1])).norm(dim=1)
 
 
+def local_shape(x: Tensor, bonds: Tensor, triples: Tensor) -> tuple[Tensor, Tensor]:
+    """Bond lengths (nm) of ``bonds`` (2, B) and bond angles (radians) of ``triples`` (3, T) of one frame."""
+    return pair_distances(x, bonds), bond_angles(x, triples)
+
+
 def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future: Tensor, bead_bonds: Tensor,
                   bead_graph: Tensor, n_graphs: int, samples: int, local: bool = False,
                   size_units: Optional[Tensor] = None, tail_width: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
@@ -125,8 +122,10 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
     norm = torch.stack([start_rg2 if size_units is None else size_units.to(start.dtype),
                         torch.full((n_graphs,), 3 * scale ** 2, dtype=start.dtype, device=start.device)], 1)
     pairs = local_pairs(bead_bonds, start.shape[0]) if local else None
-    bonds = bead_bonds[:, bead_bonds[0] != bead_bonds[1]]
-    triples = angle_triples(bead_bonds) if tail_width > 0 else None
+    bonds = triples = None
+    if tail_width > 0:
+        bonds = bead_bonds[:, bead_bonds[0] != bead_bonds[1]]
+        triples = torch.as_tensor(angle_triples(bonds.T.tolist()), device=bonds.device).T
     runs, distances, shapes = [], [], []
     for _ in range(samples):
         h, stats, near, shape = history, [], [], []
@@ -136,23 +135,21 @@ def rollout_score(model: Propagator, embedding: Tensor, history: Tensor, future:
             if pairs is not None:
                 near.append(pair_distances(x, pairs))
             if triples is not None:
-                shape.append(torch.cat([pair_distances(x, bonds), bond_angles(x, triples)]))
+                shape.append(local_shape(x, bonds, triples))
             h = torch.cat([h[1:], x.unsqueeze(0)])
         runs.append(torch.stack(stats))
         if pairs is not None:
             distances.append(torch.stack(near))
         if triples is not None:
-            shapes.append(torch.stack(shape))
+            shapes.append([torch.stack(kind) for kind in zip(*shape)])          # [lengths (n, B), angles (n, T)]
     runs = torch.stack(runs)                                                            # (samples, n, G, 2)
     windows = crps(runs / norm, truth / norm).mean()
     bias = size_bias(runs[..., 0], truth[..., 0], start_rg2)
     gaps = torch.zeros(2, len(TAIL_LEVELS), dtype=windows.dtype, device=windows.device)
     if triples is not None:
-        model_shape = torch.stack(shapes)                                           # (samples, n, bonds + angles)
-        true_shape = torch.stack([torch.cat([pair_distances(f, bonds), bond_angles(f, triples)]) for f in future])
-        b = bonds.shape[1]
-        gaps = torch.stack([quantile_gaps(model_shape[..., :b], true_shape[..., :b], tail_width),
-                            quantile_gaps(model_shape[..., b:], true_shape[..., b:], tail_width)]).to(windows.dtype)
+        true_shape = [torch.stack(kind) for kind in zip(*[local_shape(f, bonds, triples) for f in future])]
+        gaps = torch.stack([quantile_gaps(torch.stack([run[kind] for run in shapes]), true_shape[kind], tail_width)
+                            for kind in range(2)]).to(windows.dtype)
     if pairs is None or pairs.shape[1] == 0:
         return torch.stack([windows, torch.zeros_like(windows)]), bias, gaps
     true_distances = torch.stack([pair_distances(f, pairs) for f in future])

@@ -185,11 +185,11 @@ def test_quantile_gaps_see_a_tail_that_the_crps_barely_sees():
     """quantile_gaps/tail_gap: near zero for samples drawn like the data; for samples of which 2 % are
     moved far below the data's 1 % quantile, the gap at that level is (0.02 + 0.98 · 0.01 − 0.01)
     /√(0.01 · 0.99) (= 0.2), while the per-item CRPS rises by under a quarter (8 % here); steered by
-    running gaps the gradient is 2 · running · ∇gaps over the levels; angle_triples and bond_angles match
-    analysis'; part of the loss with rollout_tail_weight (refused without rollouts), its gradient
+    running gaps the gradient is 2 · running · ∇gaps over the levels; bond_angles matches analysis';
+    part of the loss with rollout_tail_weight (refused without rollouts), its gradient
     reaching the score network, and validation leaves the running gaps alone."""
     from openmm_cgml import analysis
-    from openmm_cgml.rollouts import TAIL_LEVELS, angle_triples, bond_angles, crps, quantile_gaps, tail_gap
+    from openmm_cgml.rollouts import TAIL_LEVELS, bond_angles, crps, quantile_gaps, tail_gap
     from openmm_cgml.train import batch_losses
 
     torch.manual_seed(0)
@@ -210,13 +210,11 @@ def test_quantile_gaps_see_a_tail_that_the_crps_barely_sees():
     assert float(steered.detach()) == pytest.approx(float((g.detach() ** 2).mean()))
     steered.backward()
     torch.testing.assert_close(g.grad, torch.tensor([[0.25, -0.5], [0.0, 1.0]], dtype=torch.float64))
-    branched = torch.tensor([[0, 1, 2, 1], [1, 2, 3, 4]])                           # bead 1 bonded to 0, 2 and 4
-    triples = angle_triples(branched)
-    assert sorted(map(tuple, triples.T.tolist())) == sorted(map(tuple, analysis.angle_triples(branched.T.tolist()).tolist()))
-    assert triples.shape == (3, 4)
+    branched = [(0, 1), (1, 2), (2, 3), (1, 4)]                                      # bead 1 bonded to 0, 2 and 4
+    triples = analysis.angle_triples(branched)
     x = torch.randn(5, 3, dtype=torch.float64)
-    np.testing.assert_allclose(bond_angles(x, triples).numpy(), analysis.bond_angles(x.numpy(), triples.T.numpy())[0],
-                               atol=1e-12)
+    np.testing.assert_allclose(bond_angles(x, torch.as_tensor(triples).T).numpy(),
+                               analysis.bond_angles(x.numpy(), triples)[0], atol=1e-12)
     with pytest.raises(ValueError, match="rollout_tail_weight .* set rollout_steps"):
         TrainConfig.from_dict({"rollout_tail_weight": 1.0})
     with pytest.raises(ValueError, match="rollout_tail_width"):
