@@ -58,11 +58,12 @@ def main() -> None:
     torch.set_num_threads(1)
     bundles = [Path(m) for m in args.model] if args.model else [shipped_model("polymer")]
     molecule = polymers.build(POLYMER_SEQUENCE, 1)
+    settings = [bundle_settings(b) for b in bundles]  # paths inside the repository recorded relative to it
     report = {"command": "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
               "cpu": host.processor() or host.machine(), "torch_threads": 1, "torch_version": torch.__version__,
-              "model": bundle_settings(bundles[0]), "sequence": POLYMER_SEQUENCE, "rows": []}
+              "model": settings[0], "sequence": POLYMER_SEQUENCE, "rows": []}
     if len(bundles) > 1:
-        report["models"] = [bundle_settings(b) for b in bundles]
+        report["models"] = settings
     for copies in args.copies:
         topology, system, positions = copies_of(molecule, copies)
         runs = []
@@ -71,11 +72,11 @@ def main() -> None:
             runs.append(bare_runner(module, atoms, centres, bead_bonds))
         steps = max(2, 200 // (copies * len(POLYMER_SEQUENCE)) + 1)
         times = per_call(runs, [steps] * len(runs), args.repeats)  # in alternation
-        for bundle, run, seconds in zip(bundles, runs, times):
-            row = {"copies": copies, "beads": mapping.n_beads, "model": str(bundle), "step_ms": 1e3 * seconds,
+        for shown, run, seconds in zip(settings, runs, times):
+            row = {"copies": copies, "beads": mapping.n_beads, "model": shown["path"], "step_ms": 1e3 * seconds,
                    "over_first": times[0] / seconds, **profile(run, steps, args.rows)}
             report["rows"].append(row)
-            print(f"{copies} copies ({mapping.n_beads} beads), {bundle}: {row['step_ms']:.2f} ms per step"
+            print(f"{copies} copies ({mapping.n_beads} beads), {row['model']}: {row['step_ms']:.2f} ms per step"
                   + (f" ({row['over_first']:.2f} x the first bundle's speed)" if len(bundles) > 1 else "")
                   + f", {row['operators_per_step']:.0f} operators per step", flush=True)
             for top in row["top"]:
