@@ -358,12 +358,33 @@ def comparison(paths: list[Path]) -> str:
     every = list(dict.fromkeys(name for row in rows for name in row))  # a figure some runs lack (per repeat) reads n/a there
     names = [name for name in every if runs[0]["benchmark"] != "polymer" or any(key in name for key in KEY_FIGURES)]
     rows = [{name: row.get(name, ("n/a", "n/a")) for name in every} for row in rows]
-    head = [f"{runs[0]['split']} split; " + "; ".join(f"`{r['command']}`" for r in runs), "",
-            "| figure | " + " | ".join(_label(r) for r in runs) + " | MD ceiling |",
-            "|---|" + "---|" * (len(runs) + 1)]
-    body = [f"| {name} | " + " | ".join(row[name][0] for row in rows) + f" | {next((row[name][1] for row in rows if row[name][1] != 'n/a'), 'n/a')} |"
-            for name in names]
+    copies = data_copies(runs, rows)
+    groups = list(dict.fromkeys(copies))
+    labels = [_label(r) + (f", data {groups.index(c) + 1}" if len(groups) > 1 else "") for r, c in zip(runs, copies)]
+    ceilings = ["MD ceiling"] if len(groups) == 1 else [f"MD ceiling, data {k + 1}" for k in range(len(groups))]
+    head = [f"{runs[0]['split']} split; " + "; ".join(f"`{r['command']}`" for r in runs), ""]
+    if len(groups) > 1:
+        head += [f"These runs were measured on {len(groups)} copies of the classical data (regenerated, and Reference-platform "
+                 "MD is not bit-for-bit the same on another processor): read each column against the ceiling of its own data.", ""]
+    head += ["| figure | " + " | ".join(labels) + " | " + " | ".join(ceilings) + " |",
+             "|---|" + "---|" * (len(runs) + len(ceilings))]
+
+    def ceiling(name, group):
+        return next((row[name][1] for row, c in zip(rows, copies) if c == group and row[name][1] != "n/a"), "n/a")
+
+    body = [f"| {name} | " + " | ".join(row[name][0] for row in rows) + " | "
+            + " | ".join(ceiling(name, group) for group in groups) + " |" for name in names]
     return "\n".join(head + body) + "\n"
+
+
+def data_copies(runs: list[dict], rows: list[dict]) -> list:
+    """Which copy of the classical data each run was measured on: the results' data fingerprint where
+    every run records one, otherwise the MD floors of the JS figures all runs show (the same data give
+    the same floors; their bootstrap intervals follow each run's seed)."""
+    if all(r.get("data_fingerprint") for r in runs):
+        return [r["data_fingerprint"] for r in runs]
+    common = [name for name in rows[0] if "JS" in name and all(row[name][1] != "n/a" for row in rows)]
+    return [tuple(row[name][1].split(" [")[0] for name in common) for row in rows]  # the floors, not their intervals (seeded per run)
 
 
 def gates(path: Path) -> str:

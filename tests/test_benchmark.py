@@ -7,7 +7,7 @@ import pytest
 
 from openmm_cgml.benchmark import polymer
 from openmm_cgml.benchmark.gates import polymer_gates
-from openmm_cgml.benchmark.sources import Replica, load_replicas, replay
+from openmm_cgml.benchmark.sources import Replica, load_replicas, replay, split_fingerprint
 from openmm_cgml.bundle import shipped_model
 from openmm_cgml.cli import main as cgml
 from openmm_cgml.reference import Job, RunSettings, generate
@@ -144,6 +144,7 @@ def test_polymer_benchmark_command_end_to_end(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert results["command"].startswith("cgml benchmark polymer --model replay")
     assert results["model"] == {"stand_in": "replay"} and results["split"] == "validation"
+    assert results["data_fingerprint"] == split_fingerprint(data, "validation") and len(results["data_fingerprint"]) == 16
     assert sorted(results["per_sequence"]) == ["RRHHSSLL", "SSLHRHLS"]
     assert all(f["md_ps_per_wall_s"] > 0 for f in results["per_sequence"].values())
     saved = np.load(out / "cg_replicas" / "RRHHSSLL.npz", allow_pickle=False)
@@ -288,3 +289,19 @@ def test_a_ratio_over_fewer_chains_than_the_split_says_so():
     assert entry["n"] == 3
     assert _ratio(entry, 4).endswith(", over 3 of 4 chains")
     assert "over" not in _ratio(polymer.estimators.ratio_summary([1.0, 1.2, 0.8, 0.9]), 4)
+
+
+def test_the_data_fingerprint_follows_the_classical_frames(tmp_path):
+    """Results record which copy of the reference data they were measured on: the fingerprint of a
+    split changes when one coordinate of one run changes, and a split the dataset lacks is refused."""
+    import tables
+
+    data = _polymer_dataset(tmp_path)
+    before = split_fingerprint(data, "validation")
+    assert split_fingerprint(data, "validation") == before
+    name = json.loads((data / "dataset.json").read_text())["splits"]["validation"][1]
+    with tables.open_file(str(data / "trajectories" / f"{name}.h5"), "a") as h5:
+        h5.root.coordinates[3, 0, 0] += 1e-3
+    assert split_fingerprint(data, "validation") != before
+    with pytest.raises(ValueError, match="has no split 'train'"):
+        split_fingerprint(data, "train")

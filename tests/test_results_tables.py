@@ -57,3 +57,24 @@ def test_a_compare_column_names_its_cg_seed_when_it_is_not_the_default():
     first = _tables()._label(results)
     second = _tables()._label(dict(results, settings=dict(results["settings"], seed=2)))
     assert "seed" not in first and second == first.replace(")", ", CG seed 2)")
+
+
+def test_runs_on_different_copies_of_the_classical_data_get_a_ceiling_each(tmp_path):
+    """Regenerated reference data differ (Reference-platform MD is not bit-for-bit the same on another
+    processor): a compare table of runs on two copies shows each copy's ceiling and says which column
+    reads against which, while runs on one copy keep a single ceiling column."""
+    source = ROOT / "benchmarks/results/polymer-test-replay/results.json"
+    results = json.loads(source.read_text())
+    paths = []
+    for name, fingerprint in (("a", "0123456789abcdef"), ("b", "0123456789abcdef"), ("c", "fedcba9876543210")):
+        path = tmp_path / name / "results.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(dict(results, data_fingerprint=fingerprint)))
+        paths.append(path)
+    one = _tables().comparison(paths[:2])
+    assert "copies of the classical data" not in one and "| MD ceiling |" in one
+    two = _tables().comparison(paths)
+    assert "measured on 2 copies of the classical data" in two
+    header = two.splitlines()[4].split("|")
+    assert header[2].strip().endswith("data 1") and header[4].strip().endswith("data 2")
+    assert "| MD ceiling, data 1 | MD ceiling, data 2 |" in two

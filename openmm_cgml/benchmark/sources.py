@@ -120,6 +120,24 @@ def load_replicas(path) -> list[Replica]:
             for beads, name, wall in zip(saved["beads"], saved["names"], saved["wall_s"])]
 
 
+def split_fingerprint(dataset_dir, split: str) -> str:
+    """SHA-256 (16 hex digits) of one split's classical frames: each run's name and coordinates as
+    stored.  Regenerated reference data are not bit-for-bit the same on another processor (and chaos
+    makes them differ in everything), so results record which copy of the data they were measured on,
+    and runs measured on different copies are never read against one ceiling."""
+    import tables
+
+    dataset = read_dataset(dataset_dir)
+    if split not in dataset["splits"]:
+        raise ValueError(f"split_fingerprint: '{dataset_dir}' has no split '{split}'; it has {sorted(dataset['splits'])}")
+    digest = hashlib.sha256()
+    for name in dataset["splits"][split]:
+        with tables.open_file(str(Path(dataset_dir) / "trajectories" / f"{name}.h5"), "r") as h5:
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(h5.root.coordinates[:]).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def split_sources(dataset_dir, split: str) -> list[str]:
     """The molecules (run sources) of one split, in the order of their first run."""
     dataset = read_dataset(dataset_dir)
