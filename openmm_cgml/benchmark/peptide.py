@@ -136,7 +136,8 @@ def run(model, data, split: str = "validation", platform: str = "CPU", seed: int
     wall = sum(r.wall_s for r in cg)
     result["cg_ns_per_wall_s"] = float(sum(r.length_ps for r in cg) / 1e3 / wall) if np.isfinite(wall) else None
     result["md_ns_per_wall_s"] = classical_speed(data, molecule)
-    return {"benchmark": "peptide", "split": split, "data": str(data), "data_fingerprint": split_fingerprint(data, split), "mapping": "united-atom",
+    return {"benchmark": "peptide", "split": split, "data": str(data), "data_fingerprint": split_fingerprint(data, split),
+            "mapping": "united-atom",
             "model": model_settings(model),
             "settings": {"seed": seed, "platform": platform, "bootstrap_resamples": n_boot, "discard_ps": discard_ps,
                          "forcefield_segments": segments,

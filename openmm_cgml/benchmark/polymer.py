@@ -284,7 +284,8 @@ def run(model, data, split: str = "validation", processes: int = 2, platform: st
     summary = across_sequences(ordered, n_boot, seed)
     if repeats > 1:
         summary["per_repeat"] = per_repeat_figures(ordered, repeats, n_boot, seed)
-    return {"benchmark": "polymer", "split": split, "data": str(data), "data_fingerprint": split_fingerprint(data, split), "mapping": mapping_method,
+    return {"benchmark": "polymer", "split": split, "data": str(data), "data_fingerprint": split_fingerprint(data, split),
+            "mapping": mapping_method,
             "model": model_settings(model),
             "settings": {"seed": seed, "repeats": repeats, "platform": platform, "bootstrap_resamples": n_boot,
                          "msd_lags_ps": list(MSD_LAGS_PS), "close_contact_quantiles": list(CONTACT_QUANTILES)},

@@ -16,7 +16,7 @@ import openmm
 import openmm.unit as unit
 
 from .. import analysis
-from ..data import read_dataset, read_run
+from ..data import read_dataset, read_run, run_paths
 from ..features import atom_bonds
 from ..integrator import create_integrator
 from ..bundle import load_bundle
@@ -127,13 +127,10 @@ def split_fingerprint(dataset_dir, split: str) -> str:
     and runs measured on different copies are never read against one ceiling."""
     import tables
 
-    dataset = read_dataset(dataset_dir)
-    if split not in dataset["splits"]:
-        raise ValueError(f"split_fingerprint: '{dataset_dir}' has no split '{split}'; it has {sorted(dataset['splits'])}")
     digest = hashlib.sha256()
-    for name in dataset["splits"][split]:
-        with tables.open_file(str(Path(dataset_dir) / "trajectories" / f"{name}.h5"), "r") as h5:
-            digest.update(name.encode())
+    for path in run_paths(dataset_dir, split):
+        with tables.open_file(str(path), "r") as h5:
+            digest.update(path.stem.encode())
             digest.update(np.ascontiguousarray(h5.root.coordinates[:]).tobytes())
     return digest.hexdigest()[:16]
 
