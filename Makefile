@@ -48,16 +48,16 @@ bench: plugin
 	$(PY) benchmarks/targets.py
 
 # The fidelity benchmark's final runs on the test split (docs/benchmark.md): the shipped polymer model
-# (its folder is named after the bundle it was measured as; polymer-test, polymer-test-diffusion-large-seed1-c10-repeats4, polymer-test-diffusion-large-seed1-c10s8x3r6-repeats4, polymer-test-diffusion-large-seed1-c10s8x3r6l16-repeats4, polymer-test-diffusion-large-seed1-c10s8x3r6l64-repeats4, polymer-test-diffusion-large-
-# rollout3b-rerun-c20 and polymer-test-diffusion-large-seed1-rollout3b-c20-repeats4 hold the models it
-# replaced; its CG side is averaged over 4 repeats)
+# (its folder is named after the bundle it was measured as; the other polymer-test* folders hold the
+# models it replaced, the -regenerated ones and the stand-ins without that suffix being of other copies
+# of the reference data; its CG side is averaged over 4 repeats)
 # and the stand-ins with known answers, then the README's tables from their results JSON.  Needs the
 # reference data: cgml reference polymers --benchmark, cgml reference pdb ... (README, Results).
 RESULTS := benchmarks/results
 fidelity: plugin
-	$(PY) -m openmm_cgml.cli benchmark polymer --model openmm_cgml/models/polymer.pt --data data/polymers-benchmark --split test --platform CPU --repeats 4 --out $(RESULTS)/polymer-test-diffusion-large-seed1-c10s8x3r6l64t-repeats4
-	$(PY) -m openmm_cgml.cli benchmark polymer --model replay --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay
-	$(PY) -m openmm_cgml.cli benchmark polymer --model replay:2.5 --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay-slow
+	$(PY) -m openmm_cgml.cli benchmark polymer --model openmm_cgml/models/polymer.pt --data data/polymers-benchmark --split test --platform CPU --repeats 4 --out $(RESULTS)/polymer-test-diffusion-large-seed1-c10s8x3r6l64t2-repeats4
+	$(PY) -m openmm_cgml.cli benchmark polymer --model replay --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay-regenerated
+	$(PY) -m openmm_cgml.cli benchmark polymer --model replay:2.5 --data data/polymers-benchmark --split test --platform CPU --out $(RESULTS)/polymer-test-replay-slow-regenerated
 	$(PY) -m openmm_cgml.cli benchmark peptide --model replay --replay-step-ps 100 --data data/alanine-vacuum --split test --platform Reference --out $(RESULTS)/peptide-test-replay-100ps
 	$(PY) -m openmm_cgml.cli benchmark peptide --model replay:2 --replay-step-ps 100 --data data/alanine-vacuum --split test --platform Reference --out $(RESULTS)/peptide-test-replay-100ps-slow
 	$(PY) scripts/results_tables.py README.md docs/research-polymers.md docs/research-peptide.md openmm_cgml/models/polymer.md
