@@ -1,4 +1,6 @@
 """The examples and the demo stay true."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,30 @@ def test_demo_runs_the_shipped_model_and_writes_the_report(tmp_path):
     assert 0.5 < report["cg"]["rg_mean_nm"] < 3.0 and report["handoff"]["stable"]
     for name in ["report.md", "report.json"] + report["plots"]:
         assert (tmp_path / name).stat().st_size > 0
+    # Beside the one chain, the gates of the card's benchmark run (this checkout has its results).
+    fidelity = report["fidelity_benchmark"]
+    assert fidelity["gates"] == 10 and 0 <= fidelity["met"] <= 10 and len(fidelity["rows"]) == 12
+    assert f"**{fidelity['met']} of 10**" in (tmp_path / "report.md").read_text()
+
+
+def test_the_demo_reads_only_a_benchmark_run_of_the_bundles_own_weights(tmp_path):
+    import json
+    import shutil
+
+    from openmm_cgml.bundle import load_bundle, shipped_model
+
+    bundle = Path(shutil.copy(shipped_model("polymer"), tmp_path / "polymer.pt"))
+    card, results = tmp_path / "polymer.md", tmp_path / "run" / "results.json"
+    assert demo.card_benchmark(bundle, tmp_path) is None  # no card
+    card.write_text("# card\n<!-- table: run/results.json -->\n<!-- end table -->\n")
+    assert demo.card_benchmark(bundle, tmp_path) is None  # no results in this checkout
+    measured = json.loads((demo.ROOT / demo.card_benchmark(shipped_model("polymer"))["results"]).read_text())
+    results.parent.mkdir()
+    results.write_text(json.dumps(measured | {"model": {"weights_sha256": "0" * 64}}))
+    assert demo.card_benchmark(bundle, tmp_path) is None  # other weights
+    weights = load_bundle(bundle, current=False)[1]["weights_sha256"]
+    results.write_text(json.dumps(measured | {"model": {"weights_sha256": weights}}))
+    assert demo.card_benchmark(bundle, tmp_path)["gates"] == 10
 
 
 def _example(name):
