@@ -9,10 +9,9 @@ chain, the report gives the model's fidelity gates on the held-out chains of its
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-from .benchmark.output import gate_rows
+from .benchmark.output import RESULTS_BLOCK, gate_rows
 from .benchmark.gates import gates_of
 from .bundle import load_bundle, shipped_model
 from .compare import CompareSettings, compare
@@ -21,7 +20,6 @@ from .systems import polymers
 
 SEQUENCE = "SRRSRRRSRSRSRSRSHSRR"  # in the standard benchmark's held-out test split
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks/results is not package data
-CARD_TABLE = re.compile(r"<!-- table: (\S+) -->")  # a card's results-table marker (scripts/results_tables.py)
 
 
 def run(out_dir="out/demo", cg_steps: int = 2000, md_steps: int = 250_000, platform: str | None = None, seed: int = 1,
@@ -62,15 +60,16 @@ def card_benchmark(bundle: Path, root: Path = ROOT) -> dict | None:
     none, when the results are not in this checkout (an installed wheel carries the cards, not the
     results) or when they measured other weights than the bundle's."""
     card = Path(bundle).with_suffix(".md")
-    found = CARD_TABLE.search(card.read_text()) if card.is_file() else None
-    path = root / found.group(1) if found else None
+    blocks = RESULTS_BLOCK.finditer(card.read_text()) if card.is_file() else ()
+    found = next((block.group("path").split()[0] for block in blocks if block.group("kind") == "table"), None)
+    path = root / found if found else None
     if path is None or not path.is_file():
         return None
     results = json.loads(path.read_text())
     if results.get("model", {}).get("weights_sha256") != load_bundle(bundle, current=False)[1]["weights_sha256"]:
         return None
     cg, ceiling = gates_of(results["summary"], "cg"), gates_of(results["summary"], "a")
-    return {"results": found.group(1), "command": results["command"], "split": results["split"],
+    return {"results": found, "command": results["command"], "split": results["split"],
             "gates": len(cg), "met": sum(g["met"] for g in cg), "ceiling_met": sum(g["met"] for g in ceiling),
             "rows": gate_rows(results["summary"])}
 

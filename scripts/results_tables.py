@@ -17,7 +17,6 @@ A ``compare`` of ``benchmarks/peptide_equilibrium.py`` runs is a row per model a
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 from openmm_cgml.benchmark import output
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"(<!-- (?P<kind>table|compare|gates): (?P<path>[^>]+?) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
+BLOCK = output.RESULTS_BLOCK
 KEY_FIGURES = ("mean Rg, R²", "by integral, Pearson", "τ_CG/τ_MD by integral", "JS of rg", "JS of bond lengths",
                "JS of bond angles", "below MD's 0.1%", "MSD at 100 ps", "MSD at 1000 ps", "gates met", "per wall second",
                "Rg spread (sd), slope", "Rg spread (sd) CG/MD", "decorrelation in one CG step")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,11 @@ from ..files import write_atomically
 from ..report import clean
 from .gates import gates_met, gates_of
 from .polymer import step_decorrelation
+
+# A results table in a document (README, docs, model cards): ``<!-- table|compare|gates: PATH ... -->``,
+# the body, ``<!-- end table -->``; PATH is a results JSON relative to the repository root, and
+# scripts/results_tables.py rewrites the body from it.
+RESULTS_BLOCK = re.compile(r"(<!-- (?P<kind>table|compare|gates): (?P<path>[^>]+?) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
 
 
 def _v(entry) -> str:
